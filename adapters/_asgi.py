@@ -1,0 +1,42 @@
+"""The raw ASGI vocabulary the probe and echo apps need, and nothing more.
+
+The adapters deliberately do not import ``lilya_ws``: they measure the servers
+the library normalises, so they speak raw ASGI with loose ``object`` values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from typing import Protocol, TypeAlias
+
+Scope: TypeAlias = Mapping[str, object]
+Message: TypeAlias = Mapping[str, object]
+
+
+class Receive(Protocol):
+    """``await receive()`` returns the next event from the server."""
+
+    def __call__(self) -> Awaitable[Message]: ...
+
+
+class Send(Protocol):
+    """``await send(message)`` hands one event to the server."""
+
+    def __call__(self, message: Message, /) -> Awaitable[None]: ...
+
+
+async def serve_lifespan(receive: Receive, send: Send) -> None:
+    """Acknowledge lifespan startup and shutdown so servers log nothing about it."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def not_found(send: Send) -> None:
+    """Answer a plain HTTP request: these apps only speak WebSocket."""
+    await send({"type": "http.response.start", "status": 404, "headers": []})
+    await send({"type": "http.response.body", "body": b"WebSocket only\n"})

@@ -1,0 +1,360 @@
+"""Measure a running server's ASGI WebSocket dialect with ``adapters.probe_app``.
+
+:func:`measure` drives every experiment of the probe app with a real client
+(``websockets``) and, where a real client would hide the wire, with the raw
+socket of ``adapters.handshake``. :func:`capabilities_from` condenses the
+observations into a :class:`~adapters.base.ServerCapabilities`.
+
+Example::
+
+    with ADAPTERS["daphne"].start(PROBE_APP) as server:
+        dialect = asyncio.run(measure(server))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable
+from typing import Final, TypedDict, TypeVar, cast
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from adapters.base import SendAfterClose, ServerCapabilities
+from adapters.handshake import Handshake, open_handshake
+from adapters.probe_app import (
+    ACCEPT_HEADER,
+    CLOSE_REASON,
+    DENIAL_PARTS,
+    DENIAL_STATUS,
+    MessageShape,
+    Outcome,
+)
+from adapters.process import RunningServer
+
+PROBE_APP: Final = "adapters.probe_app:app"
+CLIENT_CLOSE_CODE: Final = 4001
+CLIENT_CLOSE_REASON: Final = "bye"
+MIB: Final = 1024 * 1024
+SIZES: Final = (MIB, MIB + 1, 8 * MIB, 16 * MIB, 16 * MIB + 1)
+"""Message sizes tried in each direction; the +1 sizes find the exact limits."""
+STEP_TIMEOUT: Final = 15.0
+
+_T = TypeVar("_T")
+
+
+class ScopeEntry(TypedDict):
+    """One scope key: its type shape (``list[tuple[bytes, bytes]]``) and its value."""
+
+    shape: str
+    value: object
+
+
+class DenialSeen(TypedDict):
+    """What the client received for a denial response, and what the app's sends did."""
+
+    status: int | None
+    headers: dict[str, str]
+    body: str
+    client_error: str | None
+    app: list[Outcome]
+
+
+class CloseSeen(TypedDict):
+    """The close code and reason the client received."""
+
+    code: int | None
+    reason: str | None
+
+
+class AcceptSeen(CloseSeen):
+    """Whether the accept header arrived, plus the close that followed it."""
+
+    header: str | None
+    app: dict[str, Outcome]
+
+
+class DisconnectSeen(TypedDict):
+    """The app's view after the client left: disconnect, another receive, two sends."""
+
+    disconnect: Outcome
+    second: Outcome
+    sends: list[Outcome]
+
+
+class GoneSeen(TypedDict):
+    """Two sends made after the client left but before the app called receive()."""
+
+    sends: list[Outcome]
+    receive: Outcome
+
+
+class AppCloseSeen(CloseSeen):
+    """The app closed after accepting; what the client saw and receive() returned."""
+
+    receives: list[Outcome]
+
+
+class Dialect(TypedDict):
+    """Everything :func:`measure` observed about one configuration."""
+
+    configuration: str
+    scope: dict[str, ScopeEntry]
+    text_message: MessageShape
+    bytes_message: MessageShape
+    empty_text_delivered: bool
+    empty_bytes_delivered: bool
+    empty_text_sent: bool
+    empty_bytes_sent: bool
+    accept: AcceptSeen
+    close_before_accept_status: int | None
+    denial_single: DenialSeen
+    denial_streamed: DenialSeen
+    clean_close: DisconnectSeen
+    abrupt_fin: DisconnectSeen
+    abrupt_rst: DisconnectSeen
+    send_after_clean_close: GoneSeen
+    send_after_abrupt_close: GoneSeen
+    app_close: AppCloseSeen
+    inbound: dict[str, str]
+    outbound: dict[str, str]
+
+
+async def measure(server: RunningServer) -> Dialect:
+    """Run every experiment against ``server`` (which must serve :data:`PROBE_APP`)."""
+    probe = _Probe(server)
+    (
+        clean,
+        fin,
+        rst,
+        gone_clean,
+        gone_abrupt,
+        app_close,
+    ) = await asyncio.gather(
+        probe.disconnect("clean"),
+        probe.disconnect("fin"),
+        probe.disconnect("rst"),
+        probe.send_after_gone(abrupt=False),
+        probe.send_after_gone(abrupt=True),
+        probe.app_close(),
+    )
+    shapes, empties = await probe.shapes()
+    sizes = [str(size) for size in SIZES]
+    return {
+        "configuration": server.name,
+        "scope": await probe.scope(),
+        "text_message": shapes[0],
+        "bytes_message": shapes[1],
+        "empty_text_delivered": any(_is_empty(shape, "text") for shape in shapes),
+        "empty_bytes_delivered": any(_is_empty(shape, "bytes") for shape in shapes),
+        "empty_text_sent": "" in empties,
+        "empty_bytes_sent": b"" in empties,
+        "accept": await probe.accept_headers(),
+        "close_before_accept_status": await probe.close_before_accept(),
+        "denial_single": await probe.deny(parts=1),
+        "denial_streamed": await probe.deny(parts=len(DENIAL_PARTS)),
+        "clean_close": clean,
+        "abrupt_fin": fin,
+        "abrupt_rst": rst,
+        "send_after_clean_close": gone_clean,
+        "send_after_abrupt_close": gone_abrupt,
+        "app_close": app_close,
+        "inbound": dict(zip(sizes, [await probe.size_in(size) for size in SIZES], strict=True)),
+        "outbound": dict(zip(sizes, [await probe.size_out(size) for size in SIZES], strict=True)),
+    }
+
+
+def capabilities_from(dialect: Dialect) -> ServerCapabilities:
+    """Condense a measured :class:`Dialect` into the adapter's capability data."""
+    scope = dialect["scope"]
+    asgi = scope["asgi"]["value"]
+    extensions = scope.get("extensions", {"shape": "", "value": None})["value"]
+    expected_body = b"".join(DENIAL_PARTS).decode()
+    first_send = dialect["send_after_clean_close"]["sends"][0]
+    error = first_send.get("error")
+    inbound = [int(size) for size, seen in dialect["inbound"].items() if seen == "ok"]
+    refused = [int(size) for size, seen in dialect["inbound"].items() if seen != "ok"]
+    disconnect = dialect["clean_close"]["disconnect"].get("message")
+    abrupt = dialect["abrupt_fin"]["disconnect"].get("message")
+    return ServerCapabilities(
+        spec_version=cast("dict[str, str]", asgi).get("spec_version"),
+        scope_has_scheme="scheme" in scope,
+        scope_has_http_version="http_version" in scope,
+        scope_has_extensions="extensions" in scope,
+        http_response_extension=isinstance(extensions, dict)
+        and "websocket.http.response" in extensions,
+        denial_response=_denied(dialect["denial_single"], expected_body),
+        streamed_denial=_denied(dialect["denial_streamed"], expected_body),
+        close_before_accept_status=dialect["close_before_accept_status"],
+        accept_headers=dialect["accept"]["header"] == ACCEPT_HEADER[1].decode(),
+        close_reason=dialect["accept"]["reason"] == CLOSE_REASON,
+        receive_has_both_keys={"text", "bytes"} <= set(dialect["text_message"]["keys"]),
+        empty_text_delivered=dialect["empty_text_delivered"],
+        empty_bytes_delivered=dialect["empty_bytes_delivered"],
+        empty_text_sent=dialect["empty_text_sent"],
+        empty_bytes_sent=dialect["empty_bytes_sent"],
+        max_message_size=max(inbound) if refused and inbound else None,
+        clean_close_code=disconnect.get("code", 0) if disconnect else 0,
+        abrupt_close_code=abrupt.get("code", 0) if abrupt else 0,
+        disconnect_code_type=disconnect.get("types", {}).get("code", "") if disconnect else "",
+        second_receive_hangs=dialect["clean_close"]["second"]["result"] == "hung",
+        send_after_close=_send_kind(error["mro"] if error else None),
+        send_after_close_error=error["type"] if error else None,
+    )
+
+
+def _denied(seen: DenialSeen, body: str) -> bool:
+    return seen["status"] == DENIAL_STATUS and seen["body"] == body
+
+
+def _send_kind(mro: list[str] | None) -> SendAfterClose:
+    if mro is None:
+        return "silent"
+    return "oserror" if "OSError" in mro else "runtimeerror"
+
+
+def _is_empty(shape: MessageShape, key: str) -> bool:
+    return shape.get("length") == 0 and shape["types"].get(key) in {"str", "bytes"}
+
+
+class _Probe:
+    """The client side of each experiment; each method opens its own connection."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self._server = server
+
+    def _connect(self, path: str) -> connect:
+        return connect(
+            self._server.ws_url + path,
+            max_size=None,
+            open_timeout=STEP_TIMEOUT,
+            close_timeout=STEP_TIMEOUT,
+            ping_interval=None,
+        )
+
+    async def _report(self, key: str) -> object:
+        async with self._connect(f"/report?id={key}") as ws:
+            return json.loads(await _bounded(ws.recv()))
+
+    async def scope(self) -> dict[str, ScopeEntry]:
+        async with self._connect("/scope?probe=1") as ws:
+            return cast("dict[str, ScopeEntry]", json.loads(await _bounded(ws.recv())))
+
+    async def shapes(self) -> tuple[list[MessageShape], list[str | bytes]]:
+        """Shapes of the messages the app received, and the empties it sent back."""
+        async with self._connect("/shapes") as ws:
+            for message in ("x", b"\x01", "", b"", "end"):
+                await ws.send(message)
+            empties: list[str | bytes] = []
+            while not isinstance(reply := await _bounded(ws.recv()), str) or not reply:
+                empties.append(reply)
+        return cast("list[MessageShape]", json.loads(reply)), empties
+
+    async def accept_headers(self) -> AcceptSeen:
+        key = uuid.uuid4().hex
+        async with self._connect(f"/accept-headers?id={key}") as ws:
+            header = ws.response.headers.get(ACCEPT_HEADER[0].decode()) if ws.response else None
+            code, reason = await _closed(ws)
+        app = cast("dict[str, Outcome]", await self._report(key))
+        return {"header": header, "code": code, "reason": reason, "app": app}
+
+    async def close_before_accept(self) -> int | None:
+        def attempt() -> int | None:
+            try:
+                with self._open("/close-before-accept") as handshake:
+                    return handshake.status
+            except OSError:
+                return None
+
+        return await asyncio.to_thread(attempt)
+
+    async def deny(self, *, parts: int) -> DenialSeen:
+        key = uuid.uuid4().hex
+
+        def attempt() -> DenialSeen:
+            seen: DenialSeen = {
+                "status": None,
+                "headers": {},
+                "body": "",
+                "client_error": None,
+                "app": [],
+            }
+            try:
+                with self._open(f"/deny?parts={parts}&id={key}") as handshake:
+                    seen["status"], seen["headers"] = handshake.status, dict(handshake.headers)
+                    seen["body"] = handshake.read_body(STEP_TIMEOUT / 3).decode("latin-1")
+            except OSError as exc:
+                seen["client_error"] = f"{type(exc).__name__}: {exc}"
+            return seen
+
+        seen = await asyncio.to_thread(attempt)
+        seen["app"] = cast("dict[str, list[Outcome]]", await self._report(key))["sends"]
+        return seen
+
+    async def disconnect(self, how: str) -> DisconnectSeen:
+        key = uuid.uuid4().hex
+        await self._leave(f"/disconnect?id={key}", how)
+        return cast(DisconnectSeen, await self._report(key))
+
+    async def send_after_gone(self, *, abrupt: bool) -> GoneSeen:
+        key = uuid.uuid4().hex
+        await self._leave(f"/send-after-gone?id={key}", "fin" if abrupt else "clean")
+        async with self._connect(f"/signal?id={key}") as ws:
+            await _closed(ws)
+        return cast(GoneSeen, await self._report(key))
+
+    async def app_close(self) -> AppCloseSeen:
+        key = uuid.uuid4().hex
+        async with self._connect(f"/app-close?id={key}") as ws:
+            code, reason = await _closed(ws)
+        app = cast("dict[str, list[Outcome]]", await self._report(key))
+        return {"code": code, "reason": reason, "receives": app["receives"]}
+
+    async def size_in(self, size: int) -> str:
+        try:
+            async with self._connect("/size-in") as ws:
+                await ws.send(b"x" * size)
+                reply = await _bounded(ws.recv())
+        except ConnectionClosed as exc:
+            return f"closed {exc.rcvd.code if exc.rcvd else None}"
+        return "ok" if reply == str(size) else f"wrong reply {reply!r}"
+
+    async def size_out(self, size: int) -> str:
+        try:
+            async with self._connect(f"/size-out?n={size}") as ws:
+                data = await _bounded(ws.recv())
+        except ConnectionClosed as exc:
+            return f"closed {exc.rcvd.code if exc.rcvd else None}"
+        return "ok" if len(data) == size else f"got {len(data)} bytes"
+
+    async def _leave(self, path: str, how: str) -> None:
+        """Connect, then leave cleanly (close 4001 "bye") or drop TCP (``fin``/``rst``)."""
+        if how == "clean":
+            async with self._connect(path) as ws:
+                await ws.close(CLIENT_CLOSE_CODE, CLIENT_CLOSE_REASON)
+            return
+
+        def drop() -> None:
+            with self._open(path) as handshake:
+                handshake.abort(reset=how == "rst")
+
+        await asyncio.to_thread(drop)
+
+    def _open(self, path: str) -> Handshake:
+        return open_handshake(self._server.host, self._server.port, path, timeout=STEP_TIMEOUT)
+
+
+async def _closed(ws: ClientConnection) -> tuple[int | None, str | None]:
+    """Wait for the server to close ``ws``; return the code and reason it sent."""
+    try:
+        while True:
+            await _bounded(ws.recv())
+    except ConnectionClosed as exc:
+        return (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (None, None)
+
+
+async def _bounded(awaitable: Awaitable[_T]) -> _T:
+    return await asyncio.wait_for(awaitable, STEP_TIMEOUT)
+

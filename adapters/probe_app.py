@@ -1,0 +1,345 @@
+"""A raw ASGI app that reports, as JSON, what a server does at each WebSocket edge.
+
+Each path is one experiment (see :data:`EXPERIMENTS`). Experiments whose
+outcome the client cannot see (what ``receive()`` returns after a disconnect,
+what ``send()`` raises once the client has gone) store their findings under
+the ``id`` query parameter; the client collects them from ``/report?id=...``,
+and ``/signal?id=...`` tells a waiting experiment that the client has left.
+Timeouts use anyio so the app runs unchanged on asyncio and on trio
+(hypercorn's trio worker).
+
+Serve it under one configuration and drive it with ``adapters.probe``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final, Literal, TypeAlias, TypedDict
+from urllib.parse import parse_qs
+
+import anyio
+
+from adapters._asgi import Message, Receive, Scope, Send, not_found, serve_lifespan
+
+HANG_TIMEOUT: Final = 1.0
+"""How long a ``receive()`` or ``send()`` may block before it counts as hanging."""
+REPORT_TIMEOUT: Final = 10.0
+ACCEPT_HEADER: Final = (b"x-probe", b"accepted")
+CLOSE_CODE: Final = 4002
+CLOSE_REASON: Final = "probe reason"
+DENIAL_STATUS: Final = 418
+DENIAL_PARTS: Final = (b"den", b"i", b"ed")
+
+JSON: TypeAlias = "bool | int | float | str | list[JSON] | dict[str, JSON] | None"
+
+
+class ErrorShape(TypedDict):
+    """An exception an ASGI call raised: its class, its MRO and its text."""
+
+    type: str
+    mro: list[str]
+    text: str
+
+
+class _MessageKeys(TypedDict):
+    type: str
+    keys: list[str]
+    types: dict[str, str]
+
+
+class MessageShape(_MessageKeys, total=False):
+    """The keys and value types of an ASGI message, without large payloads."""
+
+    length: int
+    code: int
+    code_mro: list[str]
+    reason: str | None
+
+
+class _OutcomeResult(TypedDict):
+    result: Literal["ok", "returned", "raised", "hung"]
+
+
+class Outcome(_OutcomeResult, total=False):
+    """What one ``receive()`` or ``send()`` call did."""
+
+    message: MessageShape
+    error: ErrorShape
+
+
+Findings: TypeAlias = dict[str, object]
+"""JSON-serialisable findings of one experiment (Outcomes and MessageShapes)."""
+_findings: dict[str, Findings] = {}
+_events: dict[tuple[str, str], anyio.Event] = {}
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Dispatch a WebSocket to the experiment named by its path."""
+    if scope["type"] == "lifespan":
+        await serve_lifespan(receive, send)
+        return
+    if scope["type"] != "websocket":
+        await not_found(send)
+        return
+    path = str(scope.get("path", "/"))
+    experiment = EXPERIMENTS.get(path, _echo)
+    query = parse_qs(_as_bytes(scope.get("query_string")).decode("latin-1"))
+    params = {key: values[0] for key, values in query.items()}
+    connect = await receive()
+    if connect["type"] != "websocket.connect":
+        return
+    await experiment(scope, receive, send, params)
+
+
+Experiment: TypeAlias = Callable[[Scope, Receive, Send, Mapping[str, str]], Awaitable[None]]
+
+
+async def _echo(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Accept and echo; the readiness check lands here."""
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] == "websocket.receive":
+        text = message.get("text")
+        if isinstance(text, str):
+            await send({"type": "websocket.send", "text": text})
+        else:
+            await send({"type": "websocket.send", "bytes": _as_bytes(message.get("bytes"))})
+
+
+async def _scope(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Send back every scope key with its value and its type's shape."""
+    described = {
+        key: {"shape": type_shape(value), "value": jsonable(value)} for key, value in scope.items()
+    }
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": json.dumps(described)})
+    await _drain(receive)
+
+
+async def _shapes(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Describe each received message until the text ``end``, then send the list.
+
+    Before the list, send an empty text and an empty binary message, to see
+    whether the server passes them on to the client.
+    """
+    await send({"type": "websocket.accept"})
+    shapes: list[MessageShape] = []
+    while (message := await receive())["type"] == "websocket.receive":
+        if message.get("text") == "end":
+            await send({"type": "websocket.send", "text": ""})
+            await send({"type": "websocket.send", "bytes": b""})
+            await send({"type": "websocket.send", "text": json.dumps(shapes)})
+        else:
+            shapes.append(message_shape(message))
+
+
+async def _accept_headers(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Accept with a custom header, then close with a code and a reason."""
+    accept = await _call(send({"type": "websocket.accept", "headers": [ACCEPT_HEADER]}))
+    close = {"type": "websocket.close", "code": CLOSE_CODE, "reason": CLOSE_REASON}
+    closed = await _call(send(close))
+    await _drain(receive)
+    _finish(params, {"accept": accept, "close": closed})
+
+
+async def _close_before_accept(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Close during the handshake: the client should see HTTP 403."""
+    await send({"type": "websocket.close", "code": 1000})
+
+
+async def _deny(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Send a denial response in one body part or in several (``?parts=3``)."""
+    parts = [b"".join(DENIAL_PARTS)] if params.get("parts", "1") == "1" else list(DENIAL_PARTS)
+    start = {
+        "type": "websocket.http.response.start",
+        "status": DENIAL_STATUS,
+        "headers": [(b"content-type", b"text/plain"), (b"x-probe", b"denied")],
+    }
+    outcomes = [await _call(send(start))]
+    for index, part in enumerate(parts):
+        more = index < len(parts) - 1
+        body = {"type": "websocket.http.response.body", "body": part, "more_body": more}
+        outcomes.append(await _call(send(body)))
+    _finish(params, {"sends": outcomes})
+
+
+async def _disconnect(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Wait for the client to leave, then receive again and send twice."""
+    await send({"type": "websocket.accept"})
+    first = await _call(_drain(receive))
+    second = await _call(receive())
+    sends = [await _call(send({"type": "websocket.send", "text": "late"})) for _ in range(2)]
+    _finish(params, {"disconnect": first, "second": second, "sends": sends})
+
+
+async def _send_after_gone(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Once signalled that the client left, send twice before ever calling receive()."""
+    await send({"type": "websocket.accept"})
+    with anyio.move_on_after(REPORT_TIMEOUT):
+        await _event("signal", params["id"]).wait()
+    sends = [await _call(send({"type": "websocket.send", "text": "late"})) for _ in range(2)]
+    after = await _call(receive())
+    _finish(params, {"sends": sends, "receive": after})
+
+
+async def _app_close(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Close after accepting, then see what receive() returns, twice."""
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 1000})
+    receives = [await _call(receive()) for _ in range(2)]
+    _finish(params, {"receives": receives})
+
+
+async def _size_in(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Answer each message with its length, so only the inbound direction is tested."""
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] == "websocket.receive":
+        text = message.get("text")
+        size = len(text) if isinstance(text, str) else len(_as_bytes(message.get("bytes")))
+        await send({"type": "websocket.send", "text": str(size)})
+
+
+async def _size_out(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Send ``?n=`` bytes, then wait for the client to close."""
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "bytes": b"x" * int(params["n"])})
+    await _drain(receive)
+
+
+async def _signal(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Wake the ``send-after-gone`` experiment waiting on the same id."""
+    _event("signal", params["id"]).set()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 1000})
+
+
+async def _report(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Send the findings stored under ``?id=`` once the experiment has finished."""
+    await send({"type": "websocket.accept"})
+    with anyio.move_on_after(REPORT_TIMEOUT):
+        await _event("done", params["id"]).wait()
+    findings = _findings.pop(params["id"], {"error": "experiment did not finish"})
+    await send({"type": "websocket.send", "text": json.dumps(findings)})
+    # The client closes. Closing here as well races the client's close frame, and
+    # hypercorn's trio worker dies of trio.BusyResourceError on that race.
+    await _drain(receive)
+
+
+EXPERIMENTS: Final[Mapping[str, Experiment]] = {
+    "/scope": _scope,
+    "/shapes": _shapes,
+    "/accept-headers": _accept_headers,
+    "/close-before-accept": _close_before_accept,
+    "/deny": _deny,
+    "/disconnect": _disconnect,
+    "/send-after-gone": _send_after_gone,
+    "/app-close": _app_close,
+    "/size-in": _size_in,
+    "/size-out": _size_out,
+    "/signal": _signal,
+    "/report": _report,
+}
+
+
+async def _drain(receive: Receive) -> Message:
+    """Receive until something other than a data message arrives, and return it."""
+    while (message := await receive())["type"] == "websocket.receive":
+        pass
+    return message
+
+
+async def _call(awaitable: Awaitable[Message | None]) -> Outcome:
+    """Run one ASGI call with a deadline and describe what it did."""
+    try:
+        with anyio.fail_after(HANG_TIMEOUT):
+            result = await awaitable
+    except TimeoutError:
+        return {"result": "hung"}
+    except Exception as exc:
+        return {"result": "raised", "error": error_shape(exc)}
+    if result is None:
+        return {"result": "ok"}
+    return {"result": "returned", "message": message_shape(result)}
+
+
+def _finish(params: Mapping[str, str], findings: Findings) -> None:
+    if "id" in params:
+        _findings[params["id"]] = findings
+        _event("done", params["id"]).set()
+
+
+def _event(kind: str, key: str) -> anyio.Event:
+    return _events.setdefault((kind, key), anyio.Event())
+
+
+def message_shape(message: Message) -> MessageShape:
+    """Keys, value types and payload length of ``message``; a close code's class MRO."""
+    shape: MessageShape = {
+        "type": str(message.get("type")),
+        "keys": sorted(message),
+        "types": {key: type(value).__name__ for key, value in message.items()},
+    }
+    payload = message.get("text")
+    if payload is None:
+        payload = message.get("bytes")
+    if isinstance(payload, str | bytes):
+        shape["length"] = len(payload)
+    code = message.get("code")
+    if isinstance(code, int):
+        shape["code"] = int(code)
+        shape["code_mro"] = [_qualname(cls) for cls in type(code).__mro__]
+    if "reason" in message:
+        reason = message["reason"]
+        shape["reason"] = reason if isinstance(reason, str) else None
+    return shape
+
+
+def error_shape(exc: BaseException) -> ErrorShape:
+    """Qualified class name, MRO and text of ``exc``."""
+    mro = [_qualname(cls) for cls in type(exc).__mro__]
+    return {"type": mro[0], "mro": mro, "text": str(exc)[:200]}
+
+
+def type_shape(value: object) -> str:
+    """A type expression for ``value``, e.g. ``list[tuple[bytes, bytes]]``."""
+    if isinstance(value, dict):
+        keys = sorted({type_shape(key) for key in value})
+        values = sorted({type_shape(item) for item in value.values()})
+        return f"dict[{' | '.join(keys) or '?'}, {' | '.join(values) or '?'}]"
+    if isinstance(value, list | tuple):
+        items = sorted({type_shape(item) for item in value})
+        if isinstance(value, tuple):
+            return f"tuple[{', '.join(type_shape(item) for item in value)}]"
+        return f"list[{' | '.join(items) or '?'}]"
+    return type(value).__name__
+
+
+def jsonable(value: object) -> JSON:
+    """``value`` as JSON: bytes as their ``repr``, tuples as lists, others as ``repr``."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    return repr(value)
+
+
+def _as_bytes(value: object) -> bytes:
+    return value if isinstance(value, bytes) else b""
+
+
+def _qualname(cls: type) -> str:
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )

@@ -1,0 +1,202 @@
+"""Run a server as a subprocess: pick a port, wait for a real handshake, stop it for sure.
+
+The server starts in its own session (POSIX) so that stopping it signals the
+whole process group and no worker survives. Readiness is a completed
+WebSocket handshake, polled against a deadline; the short pause between
+attempts is a wait on the process itself, so an early exit is seen at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+from adapters.errors import PortInUseError, ServerStartError
+from adapters.handshake import open_handshake
+
+STOP_TIMEOUT: Final = 5.0
+_POLL_INTERVAL: Final = 0.05
+_LOG_TAIL_LINES: Final = 30
+_POSIX: Final = os.name == "posix"
+
+
+class RunningServer:
+    """A started server process; a context manager that stops it on exit."""
+
+    def __init__(
+        self, name: str, process: subprocess.Popen[bytes], host: str, port: int, log_path: Path
+    ) -> None:
+        self.name = name
+        self.host = host
+        self.port = port
+        self.log_path = log_path
+        self._process = process
+        self._final_log: str | None = None
+
+    @property
+    def pid(self) -> int:
+        """PID of the server's main process (also its process group on POSIX)."""
+        return self._process.pid
+
+    @property
+    def ws_url(self) -> str:
+        """Base URL to connect to, without a path: ``ws://127.0.0.1:PORT``."""
+        return f"ws://{self.host}:{self.port}"
+
+    def log(self) -> str:
+        """Everything the server wrote to stdout and stderr so far."""
+        if self._final_log is not None:
+            return self._final_log
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        """The last ``lines`` lines of :meth:`log`."""
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def poll(self) -> int | None:
+        """The exit code if the server process has exited, else None."""
+        return self._process.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Block until the server process exits and return its exit code."""
+        return self._process.wait(timeout)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Terminate the server and its workers, kill them after ``timeout``; idempotent."""
+        if self._final_log is not None:
+            return
+        try:
+            if self._process.poll() is None:
+                self._signal(signal.SIGTERM)
+                try:
+                    self._process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self._signal(signal.SIGKILL)
+                    self._process.wait(timeout)
+            # Workers that outlived their parent (granian, hypercorn --workers) die too.
+            self._signal(signal.SIGKILL)
+        finally:
+            self._final_log = self.log_path.read_text(encoding="utf-8", errors="replace")
+            self.log_path.unlink(missing_ok=True)
+
+    def _signal(self, signum: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if _POSIX:
+                os.killpg(self._process.pid, signum)
+            elif signum == signal.SIGTERM:
+                self._process.terminate()
+            else:
+                self._process.kill()
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<RunningServer {self.name} pid={self.pid} {self.ws_url}>"
+
+
+def free_port(host: str) -> int:
+    """A port on ``host`` that nothing listens on right now (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def check_port_free(name: str, host: str, port: int) -> None:
+    """Raise :class:`PortInUseError` if something already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Like the servers themselves, ignore connections lingering in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUseError(name, f"port {host}:{port} is already in use ({exc})") from exc
+
+
+def start_server(
+    name: str,
+    command: Callable[[int], list[str]],
+    *,
+    host: str,
+    port: int | None,
+    cwd: Path,
+    ready_path: str,
+    timeout: float,
+) -> RunningServer:
+    """Spawn ``command(port)`` in ``cwd`` and wait until it completes a handshake."""
+    if port is None:
+        port = free_port(host)
+    else:
+        check_port_free(name, host, port)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), env.get("PYTHONPATH")]))
+    fd, log_name = tempfile.mkstemp(prefix=f"adapters-{name}-", suffix=".log")
+    with os.fdopen(fd, "wb") as log_file:
+        try:
+            process = subprocess.Popen(
+                command(port),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                start_new_session=_POSIX,
+            )
+        except OSError as exc:
+            Path(log_name).unlink(missing_ok=True)
+            raise ServerStartError(name, f"cannot launch {sys.executable}: {exc}") from exc
+    server = RunningServer(name, process, host, port, Path(log_name))
+    try:
+        _wait_ready(server, ready_path, timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_ready(server: RunningServer, path: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no connection yet"
+    while True:
+        if (code := server.poll()) is not None:
+            server.stop()
+            raise ServerStartError(
+                server.name, f"exited with code {code} before it was ready", server.log_tail()
+            )
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            server.stop()
+            raise ServerStartError(
+                server.name,
+                f"no WebSocket handshake on {server.ws_url}{path} within {timeout:g}s ({last})",
+                server.log_tail(),
+            )
+        try:
+            with open_handshake(server.host, server.port, path, timeout=min(1.0, remaining)) as hs:
+                if hs.status == 101:
+                    hs.close_cleanly(timeout=1.0)
+                    return
+                last = f"last answer: HTTP {hs.status}"
+        except OSError as exc:
+            last = f"last attempt: {type(exc).__name__}: {exc}"
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(min(_POLL_INTERVAL, max(deadline - time.monotonic(), 0)))

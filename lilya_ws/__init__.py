@@ -1,0 +1,49 @@
+"""lilya_ws: a strictly typed ASGI WebSocket that behaves the same on every server."""
+
+from lilya_ws.capabilities import Capabilities
+from lilya_ws.datastructures import URL, Address, Headers, QueryParams, State
+from lilya_ws.errors import (
+    DenialResponseUnsupported,
+    InvalidJSON,
+    InvalidMessage,
+    LilyaWSError,
+    MessageTooLarge,
+    OriginNotAllowed,
+    ReceiveTimeout,
+    ServerCapabilityWarning,
+    UnexpectedMessageType,
+    WebSocketStateError,
+)
+from lilya_ws.json import JSONCodec, MsgspecCodec, OrjsonCodec, StdlibCodec
+from lilya_ws.responses import Response, StreamingResponse
+from lilya_ws.websockets import WebSocket, WebSocketClose, WebSocketDisconnect, WebSocketState
+
+__all__ = [
+    "URL",
+    "Address",
+    "Capabilities",
+    "DenialResponseUnsupported",
+    "Headers",
+    "InvalidJSON",
+    "InvalidMessage",
+    "JSONCodec",
+    "LilyaWSError",
+    "MessageTooLarge",
+    "MsgspecCodec",
+    "OriginNotAllowed",
+    "OrjsonCodec",
+    "QueryParams",
+    "ReceiveTimeout",
+    "Response",
+    "ServerCapabilityWarning",
+    "State",
+    "StdlibCodec",
+    "StreamingResponse",
+    "UnexpectedMessageType",
+    "WebSocket",
+    "WebSocketClose",
+    "WebSocketDisconnect",
+    "WebSocketState",
+    "WebSocketStateError",
+]
+__version__ = "0.1.0"

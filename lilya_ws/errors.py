@@ -1,0 +1,119 @@
+"""Every error lilya_ws raises, each a subclass of the builtin you would catch.
+
+    LilyaWSError
+    ├── WebSocketDisconnect            the peer is gone (close code and reason kept)
+    ├── WebSocketStateError            RuntimeError: not allowed in the current state
+    │   └── DenialResponseUnsupported  the server lacks ``websocket.http.response``
+    ├── InvalidMessage                 ValueError: the app asked to send something invalid
+    ├── UnexpectedMessageType          TypeError: text arrived where bytes were expected,
+    │                                  or the reverse (the payload is kept)
+    ├── InvalidJSON                    ValueError: the payload is not JSON (payload kept)
+    ├── MessageTooLarge                ValueError: over the application's size limit
+    ├── ReceiveTimeout                 TimeoutError: nothing arrived in time
+    └── OriginNotAllowed               PermissionError: cross-site handshake refused
+
+``ServerCapabilityWarning`` is emitted when the server cannot carry something
+the application asked for (an accept header, a close reason).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DenialResponseUnsupported",
+    "InvalidJSON",
+    "InvalidMessage",
+    "LilyaWSError",
+    "MessageTooLarge",
+    "OriginNotAllowed",
+    "ReceiveTimeout",
+    "ServerCapabilityWarning",
+    "UnexpectedMessageType",
+    "WebSocketDisconnect",
+    "WebSocketStateError",
+]
+
+
+class LilyaWSError(Exception):
+    """Base class of every lilya_ws error."""
+
+
+class WebSocketDisconnect(LilyaWSError):
+    """The connection is closed; ``code`` and ``reason`` say how.
+
+    An ordinary exception class on purpose: test clients subclass it together
+    with their own bases. ``code`` is always a plain ``int`` (1006 when the
+    connection dropped without a close frame), ``reason`` a ``str``.
+    """
+
+    def __init__(self, code: int = 1000, reason: str | None = None) -> None:
+        self.code = int(code)
+        self.reason = reason or ""
+        super().__init__(self.code, self.reason)
+
+    def __str__(self) -> str:
+        if self.reason:
+            return f"WebSocket closed with code {self.code}: {self.reason}"
+        return f"WebSocket closed with code {self.code}"
+
+
+class WebSocketStateError(LilyaWSError, RuntimeError):
+    """The operation is not allowed in the connection's current state."""
+
+
+class DenialResponseUnsupported(WebSocketStateError):
+    """The server does not advertise the ``websocket.http.response`` extension."""
+
+
+class InvalidMessage(LilyaWSError, ValueError):
+    """The application asked to send something the protocol forbids.
+
+    Raised before anything reaches the server: nothing was sent.
+    """
+
+
+class UnexpectedMessageType(LilyaWSError, TypeError):
+    """A frame of the other type arrived (bytes for ``receive_text`` or the reverse).
+
+    The frame is consumed; its payload is kept on ``payload`` so nothing is lost.
+    """
+
+    def __init__(self, expected: str, payload: str | bytes) -> None:
+        self.expected = expected
+        self.payload = payload
+        received = "text" if isinstance(payload, str) else "bytes"
+        super().__init__(f"Expected a {expected} message, received a {received} message")
+
+
+class InvalidJSON(LilyaWSError, ValueError):
+    """The message is not valid JSON; the raw ``payload`` is kept.
+
+    ``WebSocket.close_invalid_data()`` closes with 1007 as RFC 6455 asks.
+    """
+
+    def __init__(self, payload: str | bytes, detail: str) -> None:
+        self.payload = payload
+        super().__init__(f"Invalid JSON message: {detail}")
+
+
+class MessageTooLarge(LilyaWSError, ValueError):
+    """A received message exceeds the application's ``max_message_size``.
+
+    The connection has been closed with 1009.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"Message of {size} bytes exceeds the limit of {limit} bytes")
+
+
+class ReceiveTimeout(LilyaWSError, TimeoutError):
+    """No message arrived within the timeout; the connection is still open."""
+
+
+class OriginNotAllowed(LilyaWSError, PermissionError):
+    """The handshake's Origin is not on the allow-list; the handshake was denied."""
+
+
+class ServerCapabilityWarning(UserWarning):
+    """The server's ASGI spec version cannot carry what the application sent."""

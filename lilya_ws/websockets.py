@@ -1,0 +1,700 @@
+"""The WebSocket: one typed object over an ASGI connection, identical on every server.
+
+Both sides of the connection follow a state machine written as a table (see
+``APP_TRANSITIONS`` and ``CLIENT_TRANSITIONS``)::
+
+    application (what the app sends)           client (what the server delivers)
+    CONNECTING --accept--------> CONNECTED      CONNECTING --connect----> CONNECTED
+    CONNECTING --close---------> DISCONNECTED   CONNECTING --disconnect-> DISCONNECTED
+    CONNECTING --response.start> RESPONSE       CONNECTED  --receive----> CONNECTED
+    CONNECTED  --send----------> CONNECTED      CONNECTED  --disconnect-> DISCONNECTED
+    CONNECTED  --close---------> DISCONNECTED
+    RESPONSE   --body (more)---> RESPONSE
+    RESPONSE   --body (last)---> DISCONNECTED
+
+Server differences are evened out here, from ``Capabilities``: payload keys
+set to ``None``, close codes given as ``IntEnum``, send-after-disconnect
+raising ``OSError``/``RuntimeError`` or nothing, and a dead connection whose
+next ``receive()`` would never return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, overload
+
+from lilya_ws.capabilities import ACCEPT_HEADERS_SPEC, CLOSE_REASON_SPEC, Capabilities
+from lilya_ws.datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
+from lilya_ws.errors import (
+    DenialResponseUnsupported,
+    InvalidJSON,
+    InvalidMessage,
+    MessageTooLarge,
+    ServerCapabilityWarning,
+    UnexpectedMessageType,
+    WebSocketDisconnect,
+    WebSocketStateError,
+)
+from lilya_ws.json import JSONCodec, StdlibCodec
+from lilya_ws.responses import DenialResponse, encode_headers
+
+if TYPE_CHECKING:
+    from collections.abc import MutableMapping
+    from typing import TypeAlias
+
+    from lilya_ws.types import AnyReceive, AnySend
+
+__all__ = [
+    "APP_TRANSITIONS",
+    "CLIENT_TRANSITIONS",
+    "Mode",
+    "WebSocket",
+    "WebSocketClose",
+    "WebSocketDisconnect",
+    "WebSocketState",
+    "validate_close",
+]
+
+Mode: TypeAlias = Literal["text", "binary"]
+T = TypeVar("T")
+
+NORMAL_CLOSURE: Final = 1000
+NO_STATUS_RECEIVED: Final = 1005
+ABNORMAL_CLOSURE: Final = 1006
+MAX_CLOSE_REASON_BYTES: Final = 123  # RFC 6455 §5.5: control frame payload ≤ 125 bytes
+
+
+class WebSocketState(enum.Enum):
+    """Where one side of the connection stands."""
+
+    CONNECTING = 0
+    CONNECTED = 1
+    DISCONNECTED = 2
+    RESPONSE = 3
+
+
+CONNECTING: Final = WebSocketState.CONNECTING
+CONNECTED: Final = WebSocketState.CONNECTED
+DISCONNECTED: Final = WebSocketState.DISCONNECTED
+RESPONSE: Final = WebSocketState.RESPONSE
+
+_BODY_END: Final = "websocket.http.response.body(last)"
+"""The last body part of a denial response, told apart from ``more_body`` parts."""
+
+APP_TRANSITIONS: Final[Mapping[tuple[WebSocketState, str], WebSocketState]] = {
+    (CONNECTING, "websocket.accept"): CONNECTED,
+    (CONNECTING, "websocket.close"): DISCONNECTED,
+    (CONNECTING, "websocket.http.response.start"): RESPONSE,
+    (CONNECTED, "websocket.send"): CONNECTED,
+    (CONNECTED, "websocket.close"): DISCONNECTED,
+    (RESPONSE, "websocket.http.response.body"): RESPONSE,
+    (RESPONSE, _BODY_END): DISCONNECTED,
+}
+"""What the application may send in each of its states, and where it leads."""
+
+CLIENT_TRANSITIONS: Final[Mapping[tuple[WebSocketState, str], WebSocketState]] = {
+    (CONNECTING, "websocket.connect"): CONNECTED,
+    (CONNECTING, "websocket.disconnect"): DISCONNECTED,
+    (CONNECTED, "websocket.receive"): CONNECTED,
+    (CONNECTED, "websocket.disconnect"): DISCONNECTED,
+}
+"""What the server may deliver in each client state, and where it leads."""
+
+_SEND_HINTS: Final[Mapping[WebSocketState, str]] = {
+    CONNECTING: "the handshake is not done: call accept() (or close()) first",
+    CONNECTED: "the connection is already accepted",
+    RESPONSE: "a denial response is being sent: only its body parts may follow",
+    DISCONNECTED: "the application has already closed the connection",
+}
+
+_RECEIVE_HINTS: Final[Mapping[WebSocketState, str]] = {
+    CONNECTING: "the connection is not accepted yet: call accept() first",
+    RESPONSE: "the connection was denied with an HTTP response",
+    DISCONNECTED: "the application has closed the connection",
+}
+
+_CLOSE_REASONS: Final[Mapping[type[Exception], tuple[int, str]]] = {
+    InvalidJSON: (1007, "Invalid JSON"),
+    UnexpectedMessageType: (1003, "Unsupported data"),
+    MessageTooLarge: (1009, "Message too big"),
+}
+_INTERNAL_ERROR: Final = (1011, "Internal error")
+
+_DEFAULT_CODEC: Final = StdlibCodec()
+_SERVER_SEND_ERRORS: Final = (OSError, RuntimeError)
+"""What servers raise when the peer is gone: uvicorn an ``OSError`` subclass
+(``ClientDisconnected``), others ``RuntimeError``; all mean code 1006."""
+
+_UNSET: Final[Any] = object()
+
+
+def validate_close(code: int, reason: str | None) -> None:
+    """Check a close code and reason against RFC 6455 §7.4 and §5.5.
+
+    Raises ``InvalidMessage`` for a code outside 1000-4999, a reserved code
+    (1004-1006, 1015, and the unassigned 1016-2999) or a reason over 123 bytes.
+    """
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise InvalidMessage(f"Close code must be an int, not {type(code).__name__}")
+    if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        raise InvalidMessage(
+            f"Close code {code} cannot be sent: use 1000-1003, 1007-1014 or 3000-4999 "
+            "(RFC 6455 §7.4)"
+        )
+    if reason is not None:
+        if not isinstance(reason, str):
+            raise InvalidMessage(f"Close reason must be a str, not {type(reason).__name__}")
+        if len(reason.encode("utf-8")) > MAX_CLOSE_REASON_BYTES:
+            raise InvalidMessage(
+                f"Close reason is {len(reason.encode('utf-8'))} bytes in UTF-8; "
+                f"at most {MAX_CLOSE_REASON_BYTES} fit in a close frame (RFC 6455 §5.5)"
+            )
+
+
+def _disconnect_fields(message: Mapping[str, Any]) -> tuple[int, str]:
+    """Code and reason of a ``websocket.disconnect``, as plain ``int`` and ``str``."""
+    code = message.get("code")
+    return (NO_STATUS_RECEIVED if code is None else int(code)), (message.get("reason") or "")
+
+
+class WebSocket(Mapping[str, Any]):
+    """A WebSocket connection, readable like its scope.
+
+    Example:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            websocket = WebSocket(scope, receive, send)
+            await websocket.accept()
+            async for text in websocket.iter_text():
+                await websocket.send_text(text)
+
+    ``receive`` and ``send`` may be typed the lilya_ws way, the ``asgiref.typing``
+    way or the Starlette way (``MutableMapping[str, Any]`` messages).
+    """
+
+    __slots__ = (
+        "_capabilities",
+        "_codec",
+        "_cookies",
+        "_headers",
+        "_query_params",
+        "_receive",
+        "_send",
+        "_url",
+        "application_state",
+        "client_state",
+        "close_code",
+        "close_reason",
+        "max_message_size",
+        "scope",
+    )
+
+    def __init__(
+        self,
+        scope: Mapping[str, Any],
+        receive: AnyReceive,
+        send: AnySend,
+        *,
+        json_codec: JSONCodec | None = None,
+        max_message_size: int | None = None,
+    ) -> None:
+        if scope.get("type") != "websocket":
+            raise InvalidMessage(f"WebSocket needs a 'websocket' scope, not {scope.get('type')!r}")
+        self.scope = scope
+        self._receive = receive
+        # The one place the typing schools meet: every message passed is ASGI-valid.
+        self._send: Callable[[Any], Any] = send
+        self._codec: JSONCodec = json_codec or _DEFAULT_CODEC
+        self.max_message_size = max_message_size
+        self.client_state: WebSocketState = CONNECTING
+        self.application_state: WebSocketState = CONNECTING
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self._capabilities: Capabilities | None = None
+        self._url: URL | None = None
+        self._headers: Headers | None = None
+        self._query_params: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+
+    # The scope, read-only.
+
+    def __getitem__(self, key: str) -> Any:
+        return self.scope[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.scope)
+
+    def __len__(self) -> int:
+        return len(self.scope)
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return (
+            f"<WebSocket {self.scope.get('path', '')!r} client={self.client_state.name}"
+            f" application={self.application_state.name}>"
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the server declares it supports (spec version, extensions)."""
+        if self._capabilities is None:
+            self._capabilities = Capabilities.from_scope(self.scope)
+        return self._capabilities
+
+    @property
+    def spec_version(self) -> tuple[int, int]:
+        """The ASGI spec version the server declares; ``(2, 0)`` when it says nothing."""
+        return self.capabilities.spec_version
+
+    @property
+    def extensions(self) -> Mapping[str, Mapping[object, object]]:
+        return self.scope.get("extensions") or {}
+
+    @property
+    def url(self) -> URL:
+        if self._url is None:
+            self._url = URL.from_scope(self.scope)
+        return self._url
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = Headers(self.scope["headers"])
+        return self._headers
+
+    @property
+    def query_params(self) -> QueryParams:
+        if self._query_params is None:
+            self._query_params = QueryParams(self.scope.get("query_string", b""))
+        return self._query_params
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = self.scope.get("path_params", {})
+        return params
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        if self._cookies is None:
+            self._cookies = parse_cookies(self.headers.get("cookie", ""))
+        return self._cookies
+
+    @property
+    def client(self) -> Address | None:
+        client = self.scope.get("client")
+        return None if client is None else Address(client[0], client[1])
+
+    @property
+    def state(self) -> State:
+        """Attribute access over ``scope["state"]``, created when the server sent none."""
+        state = self.scope.get("state")
+        if state is None:
+            if not hasattr(self.scope, "__setitem__"):
+                return State()
+            state = self.scope["state"] = {}
+        return State(state)
+
+    @property
+    def subprotocols(self) -> list[str]:
+        """The subprotocols the client offered, in its order of preference."""
+        return list(self.scope.get("subprotocols") or ())
+
+    # Raw messages, through the state machine.
+
+    async def receive(self) -> Mapping[str, Any]:
+        """Receive the next raw ASGI message, normalised across servers.
+
+        A ``websocket.receive`` carries only its payload key; a
+        ``websocket.disconnect`` always has an ``int`` code and a ``str`` reason.
+        Once the connection is over this raises ``WebSocketDisconnect`` at once
+        instead of waiting on a server that will never answer.
+        """
+        state = self.client_state
+        if state is DISCONNECTED or self.application_state in (DISCONNECTED, RESPONSE):
+            self._raise_closed()
+        message = await self._receive()
+        mtype = message.get("type")
+        if not isinstance(mtype, str):
+            raise WebSocketStateError(f"The server sent a message without a type: {message!r}")
+        next_state = CLIENT_TRANSITIONS.get((state, mtype))
+        if next_state is None:
+            raise WebSocketStateError(
+                f'Unexpected "{mtype}" from the server while the client is {state.name}'
+            )
+        self.client_state = next_state
+        if mtype == "websocket.receive":
+            text = message.get("text")
+            if text is not None:
+                return message if "bytes" not in message else {"type": mtype, "text": text}
+            data = message.get("bytes")
+            return message if "text" not in message else {"type": mtype, "bytes": data}
+        if mtype == "websocket.disconnect":
+            code, reason = self._record_disconnect(message)
+            return {"type": mtype, "code": code, "reason": reason}
+        return message
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        """Send a raw ASGI message after checking it against the state machine.
+
+        Accept and close messages are validated (subprotocol offered, header
+        names, close code and reason) and stripped of keys the server's spec
+        version cannot carry, with a ``ServerCapabilityWarning``.
+        """
+        mtype = message.get("type")
+        if not isinstance(mtype, str):
+            raise InvalidMessage(f"An ASGI message needs a str 'type', got {message!r}")
+        state = self.application_state
+        event = (
+            _BODY_END
+            if mtype == "websocket.http.response.body" and not message.get("more_body", False)
+            else mtype
+        )
+        next_state = APP_TRANSITIONS.get((state, event))
+        if next_state is None:
+            self._refuse_send(mtype)
+        if mtype == "websocket.accept":
+            message = self._checked_accept(message)
+            if self.client_state is CONNECTING:
+                await self._await_connect()
+        elif mtype == "websocket.close":
+            message = self._checked_close(message)
+        elif mtype == "websocket.send":
+            if self.client_state is DISCONNECTED:
+                self._raise_closed()
+            self._check_payload(message)
+        try:
+            await self._send(message)
+        except _SERVER_SEND_ERRORS as exc:
+            raise self._lost() from exc
+        self.application_state = next_state
+        if next_state is DISCONNECTED and self.close_code is None:
+            code = message.get("code", NORMAL_CLOSURE) if mtype == "websocket.close" else None
+            self.close_code = ABNORMAL_CLOSURE if code is None else code
+            self.close_reason = message.get("reason") or ""
+
+    async def _await_connect(self) -> None:
+        """Consume the server's ``websocket.connect``; the client may have left already."""
+        await self.receive()
+        if self.client_state is DISCONNECTED:
+            self._raise_closed()
+
+    # Handshake.
+
+    async def accept(
+        self,
+        subprotocol: str | None = None,
+        headers: Iterable[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        """Complete the handshake, optionally choosing a subprotocol and adding headers.
+
+        ``subprotocol`` must be one the client offered; ``headers`` are raw byte
+        pairs (lowercase names). Raises ``InvalidMessage`` before sending otherwise.
+        """
+        message: dict[str, Any] = {"type": "websocket.accept", "subprotocol": subprotocol}
+        if headers is not None:
+            message["headers"] = list(headers)
+        await self.send(message)
+
+    async def close(self, code: int = NORMAL_CLOSURE, reason: str | None = None) -> None:
+        """Close the connection; before ``accept()`` every server answers HTTP 403."""
+        await self.send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def send_denial_response(self, response: DenialResponse) -> None:
+        """Answer the handshake with an HTTP response instead of accepting it.
+
+        Needs the ``websocket.http.response`` extension; without it raises
+        ``DenialResponseUnsupported`` (a ``RuntimeError``) and sends nothing.
+        """
+        if not self.capabilities.denial_response:
+            raise DenialResponseUnsupported(
+                "The server does not support the WebSocket Denial Response extension "
+                "(websocket.http.response); close() before accept() sends HTTP 403 instead"
+            )
+        if self.application_state is not CONNECTING:
+            self._refuse_send("websocket.http.response.start")
+
+        async def send_http(message: MutableMapping[str, Any]) -> None:
+            mtype = message.get("type")
+            if mtype not in ("http.response.start", "http.response.body"):
+                raise InvalidMessage(
+                    f"A denial response can only send HTTP messages, not {mtype!r}"
+                )
+            await self.send({**message, "type": "websocket." + mtype})
+
+        async def receive_http() -> MutableMapping[str, Any]:
+            # A response only listens for the client leaving; skip the pending connect.
+            while (await self._receive()).get("type") != "websocket.disconnect":
+                pass
+            return {"type": "http.disconnect"}
+
+        await response(dict(self.scope), receive_http, send_http)
+        if self.application_state in (CONNECTING, RESPONSE):
+            raise InvalidMessage("The denial response ended without its last body part")
+
+    # Sending data.
+
+    async def send_text(self, data: str) -> None:
+        if self.application_state is not CONNECTED or self.client_state is DISCONNECTED:
+            self._refuse_send("websocket.send")
+        if not isinstance(data, str):
+            raise InvalidMessage(f"send_text() takes a str, not {type(data).__name__}")
+        try:
+            await self._send({"type": "websocket.send", "text": data})
+        except _SERVER_SEND_ERRORS as exc:
+            raise self._lost() from exc
+
+    async def send_bytes(self, data: bytes) -> None:
+        if self.application_state is not CONNECTED or self.client_state is DISCONNECTED:
+            self._refuse_send("websocket.send")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InvalidMessage(f"send_bytes() takes bytes, not {type(data).__name__}")
+        try:
+            await self._send({"type": "websocket.send", "bytes": bytes(data)})
+        except _SERVER_SEND_ERRORS as exc:
+            raise self._lost() from exc
+
+    async def send_json(self, data: Any, mode: Mode = "text") -> None:
+        """Send ``data`` as JSON in a text frame, or a binary one with ``mode="binary"``."""
+        if mode == "text":
+            await self.send_text(self._codec.encode_text(data))
+        elif mode == "binary":
+            await self.send_bytes(self._codec.encode_bytes(data))
+        else:
+            raise InvalidMessage(f'mode must be "text" or "binary", not {mode!r}')
+
+    # Receiving data.
+
+    async def _receive_payload(self) -> str | bytes:
+        """The next data message's payload; ``WebSocketDisconnect`` when the peer left."""
+        if self.application_state is not CONNECTED or self.client_state is not CONNECTED:
+            self._refuse_receive()
+        message = await self._receive()
+        if message["type"] == "websocket.receive":
+            payload = message.get("text")
+            if payload is None:
+                payload = message.get("bytes")
+            if not isinstance(payload, (str, bytes)):
+                raise WebSocketStateError(f"The server sent a message without payload: {message!r}")
+            limit = self.max_message_size
+            if limit is not None and len(payload) > limit:
+                await self._close_for_size(len(payload), limit)
+            return payload
+        if message["type"] == "websocket.disconnect":
+            self.client_state = DISCONNECTED
+            raise WebSocketDisconnect(*self._record_disconnect(message))
+        raise WebSocketStateError(f'Unexpected "{message["type"]}" while the client is CONNECTED')
+
+    async def receive_text(self) -> str:
+        """Receive a text message; a binary one raises ``UnexpectedMessageType``."""
+        payload = await self._receive_payload()
+        if type(payload) is str:
+            return payload
+        raise UnexpectedMessageType("text", payload)
+
+    async def receive_bytes(self) -> bytes:
+        """Receive a binary message; a text one raises ``UnexpectedMessageType``."""
+        payload = await self._receive_payload()
+        if type(payload) is bytes:
+            return payload
+        raise UnexpectedMessageType("bytes", payload)
+
+    @overload
+    async def receive_json(self, mode: Mode = "text") -> Any: ...
+
+    @overload
+    async def receive_json(self, mode: Mode = "text", *, decoder: Callable[[Any], T]) -> T: ...
+
+    async def receive_json(
+        self, mode: Mode = "text", *, decoder: Callable[[Any], Any] = _UNSET
+    ) -> Any:
+        """Receive a JSON message from a text frame, or a binary one with ``mode="binary"``.
+
+        ``decoder`` turns the decoded value into a typed one (for example a
+        dataclass constructor or a pydantic ``model_validate``). Invalid JSON
+        raises ``InvalidJSON`` carrying the raw payload; the connection stays open.
+        """
+        if mode == "text":
+            payload: str | bytes = await self.receive_text()
+        elif mode == "binary":
+            payload = await self.receive_bytes()
+        else:
+            raise InvalidMessage(f'mode must be "text" or "binary", not {mode!r}')
+        try:
+            value = self._codec.decode(payload)
+        except ValueError as exc:
+            raise InvalidJSON(payload, str(exc)) from None
+        return value if decoder is _UNSET else decoder(value)
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """Yield text messages until the peer disconnects (the code stays on ``close_code``)."""
+        try:
+            while True:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """Yield binary messages until the peer disconnects."""
+        try:
+            while True:
+                yield await self.receive_bytes()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_json(self, mode: Mode = "text") -> AsyncIterator[Any]:
+        """Yield JSON messages until the peer disconnects."""
+        try:
+            while True:
+                yield await self.receive_json(mode)
+        except WebSocketDisconnect:
+            pass
+
+    async def close_for(self, error: Exception) -> None:
+        """Close with the code that fits ``error`` and a fixed, internals-free reason.
+
+        ``InvalidJSON`` gives 1007, ``UnexpectedMessageType`` 1003,
+        ``MessageTooLarge`` 1009, anything else 1011 "Internal error". Before
+        ``accept()`` it closes the handshake (HTTP 403). Does nothing when the
+        connection is already over.
+        """
+        if self.application_state not in (CONNECTING, CONNECTED):
+            return
+        code, reason = _CLOSE_REASONS.get(type(error), _INTERNAL_ERROR)
+        with contextlib.suppress(WebSocketDisconnect):
+            await self.close(code, reason)
+
+    # State-machine helpers, off the hot path.
+
+    def _refuse_send(self, mtype: str) -> NoReturn:
+        if self.client_state is DISCONNECTED and self.application_state is not DISCONNECTED:
+            self._raise_closed()
+        state = self.application_state
+        raise WebSocketStateError(
+            f'Cannot send "{mtype}": {_SEND_HINTS[state]} (state {state.name})'
+        )
+
+    def _refuse_receive(self) -> NoReturn:
+        if self.client_state is DISCONNECTED or self.application_state is DISCONNECTED:
+            self._raise_closed()
+        state = self.application_state
+        if state is CONNECTED:  # accepted, but the server's connect message is pending
+            raise WebSocketStateError("Cannot receive data before the connect message")
+        raise WebSocketStateError(
+            f"Cannot receive data: {_RECEIVE_HINTS[state]} (state {state.name})"
+        )
+
+    def _raise_closed(self) -> NoReturn:
+        code = self.close_code
+        raise WebSocketDisconnect(
+            ABNORMAL_CLOSURE if code is None else code, self.close_reason or ""
+        )
+
+    def _record_disconnect(self, message: Mapping[str, Any]) -> tuple[int, str]:
+        code, reason = _disconnect_fields(message)
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        return code, reason
+
+    def _lost(self) -> WebSocketDisconnect:
+        """The server failed to send because the peer is gone: code 1006."""
+        self.client_state = DISCONNECTED
+        self.application_state = DISCONNECTED
+        if self.close_code is None:
+            self.close_code, self.close_reason = ABNORMAL_CLOSURE, ""
+        return WebSocketDisconnect(self.close_code, self.close_reason or "")
+
+    async def _close_for_size(self, size: int, limit: int) -> NoReturn:
+        error = MessageTooLarge(size, limit)
+        await self.close_for(error)
+        raise error
+
+    def _checked_accept(self, message: Mapping[str, Any]) -> Mapping[str, Any]:
+        subprotocol = message.get("subprotocol")
+        if subprotocol is not None and subprotocol not in self.subprotocols:
+            offered = ", ".join(self.subprotocols) or "none"
+            raise InvalidMessage(
+                f"Subprotocol {subprotocol!r} was not offered by the client (offered: {offered})"
+            )
+        headers = message.get("headers")
+        if not headers:
+            return message
+        checked = _checked_accept_headers(headers)
+        if self.capabilities.can_send(ACCEPT_HEADERS_SPEC):
+            return {**message, "headers": checked}
+        _warn_capability("accept headers", ACCEPT_HEADERS_SPEC, self.spec_version)
+        return {key: value for key, value in message.items() if key != "headers"}
+
+    def _checked_close(self, message: Mapping[str, Any]) -> Mapping[str, Any]:
+        code = message.get("code", NORMAL_CLOSURE)
+        reason = message.get("reason")
+        validate_close(code, reason)
+        if not reason or self.capabilities.can_send(CLOSE_REASON_SPEC):
+            return message
+        _warn_capability("a close reason", CLOSE_REASON_SPEC, self.spec_version)
+        return {key: value for key, value in message.items() if key != "reason"}
+
+    @staticmethod
+    def _check_payload(message: Mapping[str, Any]) -> None:
+        text, data = message.get("text"), message.get("bytes")
+        if (text is None) == (data is None):
+            raise InvalidMessage('"websocket.send" needs exactly one of "text" and "bytes"')
+        if text is not None and not isinstance(text, str):
+            raise InvalidMessage(f'"text" must be a str, not {type(text).__name__}')
+        if data is not None and not isinstance(data, bytes):
+            raise InvalidMessage(f'"bytes" must be bytes, not {type(data).__name__}')
+
+
+def _checked_accept_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Accept headers as ASGI wants them: lowercase ASCII names, no CR/LF anywhere.
+
+    ``sec-websocket-protocol`` is refused: the subprotocol argument sets it.
+    """
+    checked: list[tuple[bytes, bytes]] = []
+    for pair in headers:
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise InvalidMessage(f"Accept headers must be (bytes, bytes) pairs, got {pair!r}")
+        name, value = pair
+        if not isinstance(name, bytes) or not isinstance(value, bytes):
+            raise InvalidMessage(f"Accept header names and values must be bytes, got {pair!r}")
+        if name == b"sec-websocket-protocol":
+            raise InvalidMessage("Set the subprotocol with accept(subprotocol=...), not a header")
+        try:
+            encode_headers([(name.decode("ascii"), value.decode("latin-1"))])
+        except UnicodeDecodeError:
+            raise InvalidMessage(f"Accept header name {name!r} is not ASCII") from None
+        if name != name.lower():
+            raise InvalidMessage(f"Accept header name {name!r} must be lowercase")
+        checked.append((name, value))
+    return checked
+
+
+def _warn_capability(what: str, needed: tuple[int, int], declared: tuple[int, int]) -> None:
+    warnings.warn(
+        f"The server declares ASGI spec {declared[0]}.{declared[1]}; {what} need "
+        f"{needed[0]}.{needed[1]}, so it was not sent",
+        ServerCapabilityWarning,
+        stacklevel=4,
+    )
+
+
+class WebSocketClose:
+    """An ASGI app that closes the WebSocket (HTTP 403 when sent before accept).
+
+    Example: ``await WebSocketClose(code=1008)(scope, receive, send)``.
+    """
+
+    __slots__ = ("code", "reason")
+
+    def __init__(self, code: int = NORMAL_CLOSURE, reason: str | None = None) -> None:
+        validate_close(code, reason)
+        self.code = code
+        self.reason = reason
+
+    async def __call__(self, scope: Mapping[str, Any], receive: AnyReceive, send: AnySend) -> None:
+        await WebSocket(scope, receive, send).send(
+            {"type": "websocket.close", "code": self.code, "reason": self.reason}
+        )

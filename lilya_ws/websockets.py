@@ -362,6 +362,10 @@ class WebSocket(Mapping[str, Any]):
                 await self._await_connect()
         elif mtype == "websocket.close":
             message = self._checked_close(message)
+            if self.client_state is DISCONNECTED:
+                # The peer already left: the connection is closed, as asked.
+                self.application_state = DISCONNECTED
+                return
         elif mtype == "websocket.send":
             if self.client_state is DISCONNECTED:
                 self._raise_closed()

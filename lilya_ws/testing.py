@@ -1,0 +1,546 @@
+"""An in-process WebSocket test client that can speak each server's dialect.
+
+The app runs as a task on the test's own event loop, fed through in-memory
+queues: no threads, no polling. A ``Dialect`` reproduces what one real server
+puts in the scope and its messages, and how it treats sends after the client
+left; the integration matrix checks each preset against the real server.
+
+Example:
+    async def test_echo() -> None:
+        async with connect(app, "/echo?room=1", dialect="hypercorn") as ws:
+            await ws.send_text("hi")
+            assert await ws.receive_text(timeout=1) == "hi"
+
+Plain (sync) tests use ``connect_sync`` the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import enum
+import os
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal, Union
+from urllib.parse import urlsplit
+
+from lilya_ws.errors import ReceiveTimeout, WebSocketDisconnect
+from lilya_ws.json import JSONCodec, StdlibCodec
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from typing import TypeAlias
+
+__all__ = [
+    "DIALECTS",
+    "Dialect",
+    "HandshakeRejected",
+    "SyncTestWebSocket",
+    "TestWebSocket",
+    "connect",
+    "connect_sync",
+]
+
+SendAfterClose: TypeAlias = Literal["oserror", "runtimeerror", "silent"]
+AppReceive: TypeAlias = "Callable[[], Awaitable[dict[str, Any]]]"
+AppSend: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[None]]"
+TestApp: TypeAlias = "Callable[[dict[str, Any], AppReceive, AppSend], Awaitable[None]]"
+"""Any ASGI app typed the lilya_ws or the Starlette/Lilya way."""
+_Event: TypeAlias = Union[str, bytes, "_Closed", "_Crashed"]
+
+DEFAULT_TIMEOUT: Final = 5.0
+
+
+class _CloseCode(enum.IntEnum):
+    """Stand-in for the ``IntEnum`` close codes some servers hand to the app."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    NO_STATUS = 1005
+    ABNORMAL = 1006
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one server speaks ASGI WebSocket, as the integration matrix measured it."""
+
+    name: str
+    spec_version: str | None
+    """``scope["asgi"]["spec_version"]``; None leaves the key out (ASGI: 2.0)."""
+    denial_extension: bool
+    """``websocket.http.response`` is in ``scope["extensions"]``."""
+    has_extensions: bool = True
+    has_scheme: bool = True
+    has_http_version: bool = True
+    receive_both_keys: bool = False
+    """``websocket.receive`` carries ``text`` and ``bytes``, the unused one None."""
+    code_as_intenum: bool = False
+    """Disconnect codes arrive as an ``IntEnum`` rather than a plain ``int``."""
+    send_after_close: SendAfterClose = "oserror"
+    """What the server's ``send`` does once the client has gone."""
+    drops_empty_sends: bool = False
+    """An empty ``text``/``bytes`` from the app never reaches the client."""
+    accept_headers: bool = True
+    close_reason: bool = True
+    streamed_denial: bool = True
+    """Several denial body parts reach the client joined; otherwise only the first."""
+    abrupt_close_code: int = 1006
+    """Disconnect code the app sees when the client drops the TCP connection."""
+
+
+DIALECTS: Final[Mapping[str, Dialect]] = {
+    "spec": Dialect("spec", spec_version="2.4", denial_extension=True),
+    "uvicorn": Dialect("uvicorn", spec_version="2.4", denial_extension=True),
+    "hypercorn": Dialect(
+        "hypercorn",
+        spec_version="2.3",
+        denial_extension=True,
+        receive_both_keys=True,
+        code_as_intenum=True,
+        send_after_close="silent",
+    ),
+    "daphne": Dialect(
+        "daphne",
+        spec_version=None,
+        denial_extension=False,
+        has_extensions=False,
+        has_scheme=False,
+        send_after_close="silent",
+        drops_empty_sends=True,
+        accept_headers=False,
+        close_reason=False,
+    ),
+}
+"""Presets by server name; ``spec`` is a server that does all the ASGI spec says."""
+
+
+class HandshakeRejected(Exception):
+    """The app refused the handshake: HTTP 403 on close-before-accept, or its denial response."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        super().__init__(f"Handshake rejected with HTTP {status}")
+
+
+class _ClientGone(OSError):
+    """What an ``oserror`` dialect raises from ``send`` once the client has left."""
+
+
+@dataclass
+class _Closed:
+    code: int
+    reason: str
+
+
+@dataclass
+class _Crashed:
+    error: BaseException
+
+
+@dataclass
+class _Handshake:
+    """What the app answered to the handshake, filled by the app's ``send``."""
+
+    done: asyncio.Future[None]
+    subprotocol: str | None = None
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    status: int | None = None
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: list[bytes] = field(default_factory=list)
+
+
+class TestWebSocket:
+    """The client side of an in-process connection (use ``connect``)."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, app: TestApp, scope: dict[str, Any], dialect: Dialect) -> None:
+        self._app = app
+        self.scope = scope
+        self.dialect = dialect
+        self._to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._from_app: asyncio.Queue[_Event] = asyncio.Queue()
+        self._handshake = _Handshake(asyncio.get_running_loop().create_future())
+        self._client_gone = False
+        self._app_closed = False
+        self.close_code: int | None = None
+        """The code the app closed with, once a receive has seen it."""
+        self.close_reason: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the app chose in ``accept``."""
+        return self._handshake.subprotocol
+
+    @property
+    def accept_headers(self) -> list[tuple[bytes, bytes]]:
+        """The extra headers the app sent with ``accept`` (as the server delivers them)."""
+        return self._handshake.headers
+
+    # The app's side of the channel, shaped by the dialect.
+
+    async def _app_receive(self) -> dict[str, Any]:
+        return await self._to_app.get()
+
+    async def _app_send(self, message: Mapping[str, Any]) -> None:
+        mtype = message["type"]
+        handshake = self._handshake
+        if not handshake.done.done():
+            self._on_handshake_message(mtype, message)
+            return
+        if self._client_gone:
+            self._send_after_close(mtype)
+            return
+        if mtype == "websocket.send":
+            text, data = message.get("text"), message.get("bytes")
+            payload: str | bytes = text if text is not None else bytes(data or b"")
+            if payload or not self.dialect.drops_empty_sends:
+                self._from_app.put_nowait(payload)
+        elif mtype == "websocket.close":
+            reason = message.get("reason") or "" if self.dialect.close_reason else ""
+            self._app_closed = True
+            self._from_app.put_nowait(_Closed(message.get("code", 1000), reason))
+            self._to_app.put_nowait(self._disconnect(message.get("code", 1000), reason))
+        else:
+            raise RuntimeError(f"Unexpected ASGI message {mtype!r} after the handshake")
+
+    def _on_handshake_message(self, mtype: str, message: Mapping[str, Any]) -> None:
+        handshake = self._handshake
+        if mtype == "websocket.accept":
+            handshake.subprotocol = message.get("subprotocol")
+            if self.dialect.accept_headers:
+                handshake.headers = list(message.get("headers") or ())
+            handshake.done.set_result(None)
+        elif mtype == "websocket.close":
+            handshake.status = 403
+            handshake.done.set_result(None)
+            self._to_app.put_nowait(self._disconnect(1006, ""))
+        elif mtype == "websocket.http.response.start" and self.dialect.denial_extension:
+            handshake.status = message["status"]
+            handshake.response_headers = list(message.get("headers") or ())
+        elif mtype == "websocket.http.response.body" and handshake.status is not None:
+            if self.dialect.streamed_denial or not handshake.body:
+                handshake.body.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                handshake.done.set_result(None)
+                self._to_app.put_nowait(self._disconnect(1006, ""))
+        else:
+            raise RuntimeError(f"Unexpected ASGI message {mtype!r} during the handshake")
+
+    def _send_after_close(self, mtype: str) -> None:
+        behaviour = self.dialect.send_after_close
+        if behaviour == "oserror":
+            raise _ClientGone(f"Cannot send {mtype!r}: the client has disconnected")
+        if behaviour == "runtimeerror":
+            raise RuntimeError(f"Unexpected ASGI message {mtype!r}, the connection is closed")
+
+    def _disconnect(self, code: int, reason: str) -> dict[str, Any]:
+        wire_code: int = (
+            _CloseCode(code)
+            if self.dialect.code_as_intenum and code in (_CloseCode.__members__.values())
+            else code
+        )
+        message: dict[str, Any] = {"type": "websocket.disconnect", "code": wire_code}
+        if self.dialect.spec_version is not None and self.dialect.spec_version >= "2.3":
+            message["reason"] = reason
+        return message
+
+    # Lifecycle.
+
+    async def _run_app(self) -> None:
+        try:
+            await self._app(self.scope, self._app_receive, self._app_send)
+        except BaseException as error:
+            if not self._handshake.done.done():
+                self._handshake.done.set_exception(error)
+            else:
+                self._from_app.put_nowait(_Crashed(error))
+            if not isinstance(error, Exception):
+                raise
+        else:
+            if not self._handshake.done.done():
+                self._handshake.done.set_exception(
+                    RuntimeError("The app returned without answering the handshake")
+                )
+
+    async def _open(self, timeout: float) -> None:
+        self._to_app.put_nowait({"type": "websocket.connect"})
+        self._task = asyncio.get_running_loop().create_task(self._run_app())
+        try:
+            await asyncio.wait_for(asyncio.shield(self._handshake.done), timeout)
+        except asyncio.TimeoutError:
+            await self._stop()
+            raise ReceiveTimeout(
+                f"The app did not answer the handshake within {timeout} s"
+            ) from None
+        handshake = self._handshake
+        if handshake.status is not None:
+            await self._stop()
+            raise HandshakeRejected(
+                handshake.status, handshake.response_headers, b"".join(handshake.body)
+            )
+
+    async def _stop(self) -> None:
+        """Tell the app the client is gone, then wait for it (bounded) and surface its error."""
+        task = self._task
+        if task is None:
+            return
+        if not self._client_gone and not self._app_closed and not task.done():
+            self._client_gone = True
+            self._to_app.put_nowait(self._disconnect(1000, ""))
+        try:
+            await asyncio.wait_for(asyncio.shield(task), DEFAULT_TIMEOUT)
+        except asyncio.TimeoutError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        while not self._from_app.empty():
+            event = self._from_app.get_nowait()
+            if isinstance(event, _Crashed):
+                raise event.error
+
+    # What a test does.
+
+    async def send_text(self, data: str) -> None:
+        self._to_app.put_nowait(self._received(text=data))
+
+    async def send_bytes(self, data: bytes) -> None:
+        self._to_app.put_nowait(self._received(data=data))
+
+    async def send_json(
+        self, value: Any, mode: Literal["text", "binary"] = "text", codec: JSONCodec | None = None
+    ) -> None:
+        codec = codec or _CODEC
+        if mode == "text":
+            await self.send_text(codec.encode_text(value))
+        else:
+            await self.send_bytes(codec.encode_bytes(value))
+
+    def _received(self, *, text: str | None = None, data: bytes | None = None) -> dict[str, Any]:
+        if self._client_gone:
+            raise RuntimeError("The client has already closed this connection")
+        message: dict[str, Any] = {"type": "websocket.receive"}
+        if text is not None or self.dialect.receive_both_keys:
+            message["text"] = text
+        if data is not None or self.dialect.receive_both_keys:
+            message["bytes"] = data
+        return message
+
+    async def receive(self, timeout: float = DEFAULT_TIMEOUT) -> str | bytes:
+        """The app's next message; ``WebSocketDisconnect`` once the app closed.
+
+        Raises ``ReceiveTimeout`` when nothing arrives in ``timeout`` seconds and
+        re-raises the app's own exception if it crashed.
+        """
+        try:
+            event = await asyncio.wait_for(self._from_app.get(), timeout)
+        except asyncio.TimeoutError:
+            raise ReceiveTimeout(f"Nothing received from the app within {timeout} s") from None
+        if isinstance(event, _Closed):
+            self.close_code, self.close_reason = event.code, event.reason
+            self._from_app.put_nowait(event)  # stays closed for later receives
+            raise WebSocketDisconnect(event.code, event.reason)
+        if isinstance(event, _Crashed):
+            raise event.error
+        return event
+
+    async def receive_text(self, timeout: float = DEFAULT_TIMEOUT) -> str:
+        message = await self.receive(timeout)
+        if not isinstance(message, str):
+            raise AssertionError(f"Expected a text message, received bytes {message!r}")
+        return message
+
+    async def receive_bytes(self, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+        message = await self.receive(timeout)
+        if not isinstance(message, bytes):
+            raise AssertionError(f"Expected a bytes message, received text {message!r}")
+        return message
+
+    async def receive_json(
+        self,
+        mode: Literal["text", "binary"] = "text",
+        timeout: float = DEFAULT_TIMEOUT,
+        codec: JSONCodec | None = None,
+    ) -> Any:
+        message = await (
+            self.receive_text(timeout) if mode == "text" else self.receive_bytes(timeout)
+        )
+        return (codec or _CODEC).decode(message)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close from the client side with a close frame."""
+        if not self._client_gone:
+            self._client_gone = True
+            self._to_app.put_nowait(self._disconnect(code, reason))
+
+    async def abort(self) -> None:
+        """Drop the connection without a close frame, like a reset TCP socket."""
+        if not self._client_gone:
+            self._client_gone = True
+            self._to_app.put_nowait(self._disconnect(self.dialect.abrupt_close_code, ""))
+
+
+_CODEC: Final = StdlibCodec()
+
+
+def build_scope(
+    url: str,
+    dialect: Dialect,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+    subprotocols: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The scope ``dialect``'s server would build for a handshake to ``url``."""
+    parts = urlsplit(url if "://" in url else "ws://testserver" + url)
+    host = parts.netloc or "testserver"
+    key = base64.b64encode(os.urandom(16))
+    raw_headers = [
+        (b"host", host.encode("latin-1")),
+        (b"connection", b"upgrade"),
+        (b"upgrade", b"websocket"),
+        (b"sec-websocket-version", b"13"),
+        (b"sec-websocket-key", key),
+    ]
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
+    if subprotocols:
+        raw_headers.append((b"sec-websocket-protocol", ", ".join(subprotocols).encode("latin-1")))
+    asgi: dict[str, str] = {"version": "3.0"}
+    if dialect.spec_version is not None:
+        asgi["spec_version"] = dialect.spec_version
+    scope: dict[str, Any] = {
+        "type": "websocket",
+        "asgi": asgi,
+        "path": parts.path or "/",
+        "raw_path": (parts.path or "/").encode("latin-1"),
+        "root_path": "",
+        "query_string": parts.query.encode("latin-1"),
+        "headers": raw_headers,
+        "client": ("127.0.0.1", 51000),
+        "server": (parts.hostname or "testserver", parts.port or 80),
+        "subprotocols": list(subprotocols),
+        "state": {},
+    }
+    if dialect.has_scheme:
+        scope["scheme"] = parts.scheme or "ws"
+    if dialect.has_http_version:
+        scope["http_version"] = "1.1"
+    if dialect.has_extensions:
+        scope["extensions"] = {"websocket.http.response": {}} if dialect.denial_extension else {}
+    return scope
+
+
+@asynccontextmanager
+async def connect(
+    app: TestApp,
+    url: str = "/",
+    *,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+    subprotocols: Sequence[str] = (),
+    dialect: str | Dialect = "spec",
+    timeout: float = DEFAULT_TIMEOUT,
+) -> AsyncIterator[TestWebSocket]:
+    """Open an in-process WebSocket to ``app`` at ``url`` (a path, with a query if any).
+
+    Raises ``HandshakeRejected`` when the app closes before accepting or denies
+    with an HTTP response, and the app's own exception if it crashed. On exit
+    the client disconnects (code 1000), the app gets a bounded time to finish,
+    and any exception it raised is re-raised here.
+    """
+    chosen = DIALECTS[dialect] if isinstance(dialect, str) else dialect
+    ws = TestWebSocket(app, build_scope(url, chosen, headers, subprotocols), chosen)
+    await ws._open(timeout)
+    try:
+        yield ws
+    finally:
+        await ws._stop()
+
+
+class SyncTestWebSocket:
+    """``TestWebSocket`` for plain (sync) tests: each call runs the loop until it is done."""
+
+    __test__ = False
+
+    def __init__(self, ws: TestWebSocket, loop: asyncio.AbstractEventLoop) -> None:
+        self._ws = ws
+        self._loop = loop
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self._ws.subprotocol
+
+    @property
+    def accept_headers(self) -> list[tuple[bytes, bytes]]:
+        return self._ws.accept_headers
+
+    @property
+    def close_code(self) -> int | None:
+        return self._ws.close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._ws.close_reason
+
+    def send_text(self, data: str) -> None:
+        self._loop.run_until_complete(self._ws.send_text(data))
+
+    def send_bytes(self, data: bytes) -> None:
+        self._loop.run_until_complete(self._ws.send_bytes(data))
+
+    def send_json(self, value: Any, mode: Literal["text", "binary"] = "text") -> None:
+        self._loop.run_until_complete(self._ws.send_json(value, mode))
+
+    def receive(self, timeout: float = DEFAULT_TIMEOUT) -> str | bytes:
+        return self._loop.run_until_complete(self._ws.receive(timeout))
+
+    def receive_text(self, timeout: float = DEFAULT_TIMEOUT) -> str:
+        return self._loop.run_until_complete(self._ws.receive_text(timeout))
+
+    def receive_bytes(self, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+        return self._loop.run_until_complete(self._ws.receive_bytes(timeout))
+
+    def receive_json(
+        self, mode: Literal["text", "binary"] = "text", timeout: float = DEFAULT_TIMEOUT
+    ) -> Any:
+        return self._loop.run_until_complete(self._ws.receive_json(mode, timeout))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        self._loop.run_until_complete(self._ws.close(code, reason))
+
+    def abort(self) -> None:
+        self._loop.run_until_complete(self._ws.abort())
+
+
+@contextmanager
+def connect_sync(
+    app: TestApp,
+    url: str = "/",
+    *,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+    subprotocols: Sequence[str] = (),
+    dialect: str | Dialect = "spec",
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Iterator[SyncTestWebSocket]:
+    """``connect`` for sync tests, on a private event loop in the calling thread."""
+    loop = asyncio.new_event_loop()
+    manager = connect(
+        app, url, headers=headers, subprotocols=subprotocols, dialect=dialect, timeout=timeout
+    )
+    try:
+        ws = loop.run_until_complete(manager.__aenter__())
+        try:
+            yield SyncTestWebSocket(ws, loop)
+        except BaseException as error:
+            if not loop.run_until_complete(
+                manager.__aexit__(type(error), error, error.__traceback__)
+            ):
+                raise
+        else:
+            loop.run_until_complete(manager.__aexit__(None, None, None))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

@@ -1,0 +1,50 @@
+"""The typing promises, checked by running mypy --strict on small apps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mypy import api
+
+HERE = Path(__file__).parent
+
+
+def run_mypy(*paths: Path) -> tuple[str, int]:
+    stdout, stderr, status = api.run(["--strict", "--no-incremental", *map(str, paths)])
+    return stdout + stderr, status
+
+
+@pytest.mark.parametrize(
+    "app", ["asgiref_style_app.py", "starlette_style_app.py", "lilya_ws_style_app.py"]
+)
+def test_apps_of_every_typing_school_build_a_websocket_without_cast(app: str) -> None:
+    path = HERE / "typecheck" / app
+    assert "cast(" not in path.read_text()
+    output, status = run_mypy(path)
+    assert status == 0, output
+
+
+def test_a_wrong_message_shape_is_a_type_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad_app.py"
+    bad.write_text(
+        "from lilya_ws.types import Receive, Scope, Send\n"
+        "async def app(scope: Scope, receive: Receive, send: Send) -> None:\n"
+        '    await send({"type": "websocket.send", "text": 1})\n'
+        '    await send({"type": "websocket.close", "code": "1000"})\n'
+    )
+    output, status = run_mypy(bad)
+    assert status == 1
+    assert output.count("error:") == 2, output
+
+
+def test_json_mode_is_a_literal(tmp_path: Path) -> None:
+    bad = tmp_path / "bad_mode.py"
+    bad.write_text(
+        "from lilya_ws import WebSocket\n"
+        "async def f(ws: WebSocket) -> None:\n"
+        '    await ws.send_json({}, mode="xml")\n'
+    )
+    output, status = run_mypy(bad)
+    assert status == 1
+    assert "Literal" in output, output

@@ -1,0 +1,529 @@
+"""The WebSocket's operations, state machine and cross-server normalisation."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import nullcontext
+from typing import Any
+
+import pytest
+
+from lilya_ws import (
+    DenialResponseUnsupported,
+    InvalidJSON,
+    InvalidMessage,
+    OrjsonCodec,
+    Response,
+    ServerCapabilityWarning,
+    StreamingResponse,
+    UnexpectedMessageType,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketState,
+    WebSocketStateError,
+)
+from lilya_ws.testing import DIALECTS, HandshakeRejected, connect
+from lilya_ws.types import Receive, Scope, Send
+from lilya_ws.websockets import APP_TRANSITIONS, CLIENT_TRANSITIONS, WebSocketClose
+
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def scripted(script: Callable[[WebSocket], Awaitable[None]]) -> App:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await script(WebSocket(scope, receive, send))
+
+    return app
+
+
+class Recorder:
+    """A raw ASGI channel: replays server messages, records what the app sends."""
+
+    def __init__(self, *incoming: Mapping[str, Any], scope: dict[str, Any] | None = None) -> None:
+        self.incoming = list(incoming)
+        self.sent: list[Mapping[str, Any]] = []
+        self.scope: dict[str, Any] = scope or {
+            "type": "websocket",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "path": "/",
+            "query_string": b"",
+            "headers": [],
+            "subprotocols": ["chat"],
+            "extensions": {"websocket.http.response": {}},
+        }
+
+    async def receive(self) -> Mapping[str, Any]:
+        return self.incoming.pop(0)
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        self.sent.append(message)
+
+    def websocket(self) -> WebSocket:
+        return WebSocket(self.scope, self.receive, self.send)
+
+
+CONNECT = {"type": "websocket.connect"}
+
+
+# Echo of every payload kind, in every dialect.
+
+
+async def test_text_bytes_and_json_echo(dialect: str) -> None:
+    async def echo(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text(await ws.receive_text())
+        await ws.send_bytes(await ws.receive_bytes())
+        await ws.send_json(await ws.receive_json())
+        await ws.send_json(await ws.receive_json(mode="binary"), mode="binary")
+
+    async with connect(scripted(echo), dialect=dialect) as client:
+        await client.send_text("héllo ✓")
+        assert await client.receive_text() == "héllo ✓"
+        await client.send_bytes(b"\x00\xff")
+        assert await client.receive_bytes() == b"\x00\xff"
+        await client.send_json({"k": ["é", 1]})
+        assert await client.receive_text() == '{"k":["é",1]}'  # compact, UTF-8
+        await client.send_json({"b": True}, mode="binary")
+        assert await client.receive_bytes() == b'{"b":true}'
+
+
+@pytest.mark.parametrize("kind", ["text", "bytes", "json"])
+async def test_iterators_end_on_disconnect_and_keep_the_close_code(dialect: str, kind: str) -> None:
+    received: list[object] = []
+    seen: list[tuple[int | None, str | None]] = []
+
+    async def app(ws: WebSocket) -> None:
+        await ws.accept()
+        iterator = {"text": ws.iter_text, "bytes": ws.iter_bytes, "json": ws.iter_json}[kind]()
+        async for item in iterator:
+            received.append(item)
+        seen.append((ws.close_code, ws.close_reason))
+
+    async with connect(scripted(app), dialect=dialect) as client:
+        for value in ("a", "b"):
+            if kind == "bytes":
+                await client.send_bytes(value.encode())
+            elif kind == "json":
+                await client.send_json({"v": value})
+            else:
+                await client.send_text(value)
+        await client.close(4002, "done")
+    expected = {"text": ["a", "b"], "bytes": [b"a", b"b"], "json": [{"v": "a"}, {"v": "b"}]}[kind]
+    assert received == expected
+    reason = "done" if DIALECTS[dialect].spec_version not in (None, "2.0") else ""
+    assert seen == [(4002, reason)]
+    assert all(type(code) is int for code, _ in seen)
+
+
+async def test_wrong_frame_type_raises_one_typed_error_with_the_payload(dialect: str) -> None:
+    errors: list[UnexpectedMessageType] = []
+
+    async def app(ws: WebSocket) -> None:
+        await ws.accept()
+        for receive in (ws.receive_text, ws.receive_bytes):
+            try:
+                await receive()
+            except UnexpectedMessageType as exc:
+                errors.append(exc)
+        await ws.send_text("still open")
+
+    async with connect(scripted(app), dialect=dialect) as client:
+        await client.send_bytes(b"raw")
+        await client.send_text("txt")
+        assert await client.receive_text() == "still open"
+    assert [(e.expected, e.payload) for e in errors] == [("text", b"raw"), ("bytes", "txt")]
+    assert all(isinstance(e, TypeError) for e in errors)
+
+
+async def test_empty_messages_are_received_as_empty_not_none(dialect: str) -> None:
+    async def app(ws: WebSocket) -> None:
+        await ws.accept()
+        assert await ws.receive_text() == ""
+        assert await ws.receive_bytes() == b""
+        await ws.send_text("ok")
+
+    async with connect(scripted(app), dialect=dialect) as client:
+        await client.send_text("")
+        await client.send_bytes(b"")
+        assert await client.receive_text() == "ok"
+
+
+async def test_invalid_json_keeps_payload_and_close_for_sends_1007(dialect: str) -> None:
+    payloads: list[str | bytes] = []
+
+    async def app(ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            await ws.receive_json()
+        except InvalidJSON as exc:
+            payloads.append(exc.payload)
+            await ws.close_for(exc)
+
+    async with connect(scripted(app), dialect=dialect) as client:
+        await client.send_text("{nope")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await client.receive()
+    assert closed.value.code == 1007
+    assert payloads == ["{nope"]
+    assert closed.value.reason == ("Invalid JSON" if DIALECTS[dialect].close_reason else "")
+
+
+async def test_close_for_never_leaks_the_exception_text() -> None:
+    async def app(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.close_for(KeyError("secret database password"))
+
+    async with connect(scripted(app)) as client:
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await client.receive()
+    assert (closed.value.code, closed.value.reason) == (1011, "Internal error")
+
+
+async def test_receive_json_with_a_typed_decoder() -> None:
+    def point(value: Any) -> tuple[int, int]:
+        return int(value["x"]), int(value["y"])
+
+    async def app(ws: WebSocket) -> None:
+        await ws.accept()
+        x, y = await ws.receive_json(decoder=point)
+        await ws.send_json(x + y)
+
+    async with connect(scripted(app)) as client:
+        await client.send_json({"x": 2, "y": 3})
+        assert await client.receive_json() == 5
+
+
+async def test_orjson_codec_per_websocket() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        ws = WebSocket(scope, receive, send, json_codec=OrjsonCodec())
+        await ws.accept()
+        await ws.send_json(await ws.receive_json(mode="binary"))
+
+    async with connect(app) as client:
+        await client.send_json({"é": [1, 2]}, mode="binary")
+        assert await client.receive_text() == '{"é":[1,2]}'
+
+
+@pytest.mark.parametrize("mode", ["txt", "BINARY", ""])
+async def test_unknown_json_mode_is_a_clear_error(mode: Any) -> None:
+    rec = Recorder(CONNECT)
+    ws = rec.websocket()
+    await ws.accept()
+    with pytest.raises(InvalidMessage, match="mode must be"):
+        await ws.send_json({}, mode=mode)
+    with pytest.raises(InvalidMessage, match="mode must be"):
+        await ws.receive_json(mode=mode)
+    assert rec.sent == [{"type": "websocket.accept", "subprotocol": None}]
+
+
+# Handshake: subprotocol, headers, denial.
+
+
+async def test_subprotocol_and_accept_headers(dialect: str) -> None:
+    async def app(ws: WebSocket) -> None:
+        assert ws.subprotocols == ["v2.chat", "v1.chat"]
+        await ws.accept(subprotocol="v1.chat", headers=[(b"x-server", b"lilya")])
+
+    headers_expected = [(b"x-server", b"lilya")] if DIALECTS[dialect].accept_headers else []
+    async with connect(scripted(app), subprotocols=["v2.chat", "v1.chat"], dialect=dialect) as c:
+        assert c.subprotocol == "v1.chat"
+        assert c.accept_headers == headers_expected
+
+
+@pytest.mark.parametrize("response_kind", ["plain", "streamed"])
+async def test_denial_response_or_documented_runtime_error(
+    dialect: str, response_kind: str
+) -> None:
+    unsupported: list[RuntimeError] = []
+
+    async def app(ws: WebSocket) -> None:
+        if response_kind == "plain":
+            response: Any = Response("go away", status_code=401, headers={"x-why": "auth"})
+        else:
+            response = StreamingResponse(
+                [b"go ", "away"], status_code=401, headers={"x-why": "auth"}
+            )
+        try:
+            await ws.send_denial_response(response)
+        except DenialResponseUnsupported as exc:
+            unsupported.append(exc)
+            await ws.close()
+
+    with pytest.raises(HandshakeRejected) as rejected:
+        async with connect(scripted(app), dialect=dialect):
+            pass
+    if DIALECTS[dialect].denial_extension:
+        assert rejected.value.status == 401
+        assert (b"x-why", b"auth") in rejected.value.headers
+        assert rejected.value.body == b"go away"
+        assert not unsupported
+    else:
+        assert rejected.value.status == 403
+        assert len(unsupported) == 1
+        assert isinstance(unsupported[0], RuntimeError)
+
+
+async def test_denial_response_unsupported_sends_nothing() -> None:
+    rec = Recorder(CONNECT)
+    rec.scope["extensions"] = {}
+    with pytest.raises(DenialResponseUnsupported):
+        await rec.websocket().send_denial_response(Response())
+    assert rec.sent == []
+
+
+async def test_websocket_close_app_before_accept_is_403() -> None:
+    with pytest.raises(HandshakeRejected) as rejected:
+        async with connect(WebSocketClose(code=1008)):
+            pass
+    assert rejected.value.status == 403
+
+
+# Validation (§2.6): a clear ValueError and nothing sent.
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"subprotocol": "nope"}, "not offered"),
+        ({"headers": [(b"X-Upper", b"v")]}, "lowercase"),
+        ({"headers": [(b"x-bad", b"a\r\nb")]}, "CR, LF"),
+        ({"headers": [(b"bad name", b"v")]}, "HTTP token"),
+        ({"headers": [(b"sec-websocket-protocol", b"chat")]}, "subprotocol"),
+        ({"headers": [("str", "str")]}, "bytes"),
+        ({"headers": [(b"caf\xc3\xa9", b"v")]}, "not ASCII"),
+    ],
+)
+async def test_invalid_accept_is_refused_before_sending(kwargs: Any, match: str) -> None:
+    rec = Recorder(CONNECT)
+    ws = rec.websocket()
+    with pytest.raises(InvalidMessage, match=match):
+        await ws.accept(**kwargs)
+    assert rec.sent == []
+    assert ws.application_state is WebSocketState.CONNECTING
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "match"),
+    [
+        (999, None, "cannot be sent"),
+        (1004, None, "cannot be sent"),
+        (1005, None, "cannot be sent"),
+        (1006, None, "cannot be sent"),
+        (1015, None, "cannot be sent"),
+        (2000, None, "cannot be sent"),
+        (5000, None, "cannot be sent"),
+        (True, None, "must be an int"),
+        (1000, "é" * 62, "124 bytes"),
+    ],
+)
+async def test_invalid_close_is_refused_before_sending(code: Any, reason: Any, match: str) -> None:
+    rec = Recorder(CONNECT)
+    ws = rec.websocket()
+    await ws.accept()
+    with pytest.raises(InvalidMessage, match=match):
+        await ws.close(code, reason)
+    assert rec.sent == [{"type": "websocket.accept", "subprotocol": None}]
+    assert ws.application_state is WebSocketState.CONNECTED
+
+
+async def test_longest_close_reason_fits() -> None:
+    rec = Recorder(CONNECT)
+    ws = rec.websocket()
+    await ws.accept()
+    await ws.close(4999, "x" * 123)
+    assert rec.sent[-1] == {"type": "websocket.close", "code": 4999, "reason": "x" * 123}
+
+
+@pytest.mark.parametrize("data", [None, 1, b"bytes"])
+async def test_send_text_rejects_non_str(data: Any) -> None:
+    rec = Recorder(CONNECT)
+    ws = rec.websocket()
+    await ws.accept()
+    with pytest.raises(InvalidMessage, match="takes a str"):
+        await ws.send_text(data)
+    assert len(rec.sent) == 1
+
+
+# Capabilities: keys an older server cannot carry are stripped, with a warning.
+
+
+@pytest.mark.parametrize(
+    ("spec", "headers_sent", "reason_sent"),
+    [("2.0", False, False), ("2.1", True, False), ("2.3", True, True), ("2.4", True, True)],
+)
+async def test_spec_version_gates_accept_headers_and_close_reason(
+    spec: str, headers_sent: bool, reason_sent: bool
+) -> None:
+    # Where no warning is expected, pytest's filterwarnings=error fails on any.
+    rec = Recorder(CONNECT)
+    rec.scope["asgi"] = {"version": "3.0", "spec_version": spec}
+    ws = rec.websocket()
+    with pytest.warns(ServerCapabilityWarning) if not headers_sent else nullcontext():
+        await ws.accept(headers=[(b"x-a", b"1")])
+    with pytest.warns(ServerCapabilityWarning) if not reason_sent else nullcontext():
+        await ws.close(1000, "bye")
+    accept, close = rec.sent
+    assert ("headers" in accept) is headers_sent
+    assert ("reason" in close) is reason_sent
+
+
+async def test_undeclared_spec_version_is_2_0_but_keys_still_reach_it() -> None:
+    rec = Recorder(CONNECT)
+    rec.scope["asgi"] = {"version": "3.0"}
+    ws = rec.websocket()
+    assert ws.spec_version == (2, 0)
+    await ws.accept(headers=[(b"x-a", b"1")])
+    await ws.close(1000, "bye")
+    assert rec.sent[0]["headers"] == [(b"x-a", b"1")]
+    assert rec.sent[1]["reason"] == "bye"
+
+
+# Raw receive normalisation (§2.5).
+
+
+class CloseCode(enum.IntEnum):
+    GOING_AWAY = 1001
+
+
+@pytest.mark.parametrize(
+    ("server_message", "normalised"),
+    [
+        (
+            {"type": "websocket.receive", "text": "a", "bytes": None},
+            {"type": "websocket.receive", "text": "a"},
+        ),
+        (
+            {"type": "websocket.receive", "text": None, "bytes": b"a"},
+            {"type": "websocket.receive", "bytes": b"a"},
+        ),
+        ({"type": "websocket.receive", "text": ""}, {"type": "websocket.receive", "text": ""}),
+        (
+            {"type": "websocket.disconnect", "code": CloseCode.GOING_AWAY},
+            {"type": "websocket.disconnect", "code": 1001, "reason": ""},
+        ),
+        (
+            {"type": "websocket.disconnect"},
+            {"type": "websocket.disconnect", "code": 1005, "reason": ""},
+        ),
+    ],
+)
+async def test_raw_receive_is_the_same_for_every_server(
+    server_message: Mapping[str, Any], normalised: Mapping[str, Any]
+) -> None:
+    ws = Recorder(CONNECT, server_message).websocket()
+    await ws.accept()
+    message = await ws.receive()
+    assert message == normalised
+    if "code" in message:
+        assert type(message["code"]) is int
+
+
+@pytest.mark.parametrize(
+    "error", [ConnectionResetError("reset"), RuntimeError("closed"), OSError()]
+)
+async def test_server_send_errors_become_websocket_disconnect_1006(error: Exception) -> None:
+    class Failing(Recorder):
+        async def send(self, message: Mapping[str, Any]) -> None:
+            if message["type"] == "websocket.send":
+                raise error
+            await super().send(message)
+
+    rec = Failing(CONNECT)
+    ws = rec.websocket()
+    await ws.accept()
+    with pytest.raises(WebSocketDisconnect) as lost:
+        await ws.send_text("x")
+    assert lost.value.code == 1006
+    assert lost.value.__cause__ is error
+    assert ws.client_state is WebSocketState.DISCONNECTED
+    with pytest.raises(WebSocketDisconnect):
+        await ws.receive_text()  # never waits on the dead connection
+
+
+@pytest.mark.parametrize("dialect_name", sorted(DIALECTS))
+async def test_send_after_client_left_is_websocket_disconnect_everywhere(dialect_name: str) -> None:
+    outcome: list[object] = []
+
+    async def app(ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            await ws.receive_text()
+        except WebSocketDisconnect as exc:
+            outcome.append(exc.code)
+        try:
+            await ws.send_text("too late")
+        except WebSocketDisconnect as exc:
+            outcome.append(("send", exc.code))
+
+    async with connect(scripted(app), dialect=dialect_name) as client:
+        await client.abort()
+    assert outcome == [1006, ("send", 1006)]
+
+
+# The state machine as data.
+
+
+def test_transition_tables_cover_the_documented_machine() -> None:
+    S = WebSocketState
+    assert APP_TRANSITIONS[(S.CONNECTING, "websocket.accept")] is S.CONNECTED
+    assert APP_TRANSITIONS[(S.CONNECTING, "websocket.http.response.start")] is S.RESPONSE
+    assert (S.DISCONNECTED, "websocket.send") not in APP_TRANSITIONS
+    assert CLIENT_TRANSITIONS[(S.CONNECTED, "websocket.disconnect")] is S.DISCONNECTED
+    assert {state for state, _ in APP_TRANSITIONS} == {S.CONNECTING, S.CONNECTED, S.RESPONSE}
+
+
+@pytest.mark.parametrize(
+    ("before", "operation", "match"),
+    [
+        ([], lambda ws: ws.send_text("x"), "call accept"),
+        ([], lambda ws: ws.receive_text(), "call accept"),
+        (["accept"], lambda ws: ws.accept(), "already accepted"),
+        (["accept", "close"], lambda ws: ws.send_text("x"), "already closed"),
+        (
+            ["accept"],
+            lambda ws: ws.send({"type": "websocket.http.response.start", "status": 403}),
+            "already accepted",
+        ),
+        (["accept"], lambda ws: ws.send({"type": "nope"}), "already accepted"),
+        (["accept"], lambda ws: ws.send({"text": "no type"}), "needs a str 'type'"),
+    ],
+)
+async def test_state_machine_refuses_out_of_order_operations(
+    before: list[str], operation: Callable[[WebSocket], Awaitable[Any]], match: str
+) -> None:
+    rec = Recorder(CONNECT)
+    ws = rec.websocket()
+    for step in before:
+        await getattr(ws, step)()
+    sent = list(rec.sent)
+    with pytest.raises((WebSocketStateError, InvalidMessage), match=match):
+        await operation(ws)
+    assert rec.sent == sent
+
+
+async def test_denial_response_walks_through_the_response_state() -> None:
+    rec = Recorder(CONNECT)
+    ws = rec.websocket()
+    await ws.send_denial_response(StreamingResponse([b"a", b"b"], headers=[("x-a", "1")]))
+    assert ws.application_state is WebSocketState.DISCONNECTED
+    assert [m["type"] for m in rec.sent] == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+        "websocket.http.response.body",
+        "websocket.http.response.body",
+    ]
+    assert rec.sent[0]["status"] == 403
+    with pytest.raises(WebSocketDisconnect):
+        await ws.receive()  # a denied connection never makes the app wait
+
+
+def test_scope_must_be_a_websocket_scope() -> None:
+    async def nothing() -> Mapping[str, Any]:
+        return {}
+
+    async def sink(message: Mapping[str, Any]) -> None:
+        return None
+
+    with pytest.raises(InvalidMessage, match="'websocket' scope"):
+        WebSocket({"type": "http"}, nothing, sink)

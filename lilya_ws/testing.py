@@ -159,8 +159,11 @@ class TestWebSocket:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, app: TestApp, scope: dict[str, Any], dialect: Dialect) -> None:
+    def __init__(
+        self, app: TestApp, scope: dict[str, Any], dialect: Dialect, timeout: float
+    ) -> None:
         self._app = app
+        self._timeout = timeout
         self.scope = scope
         self.dialect = dialect
         self._to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -256,20 +259,19 @@ class TestWebSocket:
     async def _run_app(self) -> None:
         try:
             await self._app(self.scope, self._app_receive, self._app_send)
-        except BaseException as error:
+        except Exception as error:
             if not self._handshake.done.done():
                 self._handshake.done.set_exception(error)
             else:
                 self._from_app.put_nowait(_Crashed(error))
-            if not isinstance(error, Exception):
-                raise
         else:
             if not self._handshake.done.done():
                 self._handshake.done.set_exception(
                     RuntimeError("The app returned without answering the handshake")
                 )
 
-    async def _open(self, timeout: float) -> None:
+    async def _open(self) -> None:
+        timeout = self._timeout
         self._to_app.put_nowait({"type": "websocket.connect"})
         self._task = asyncio.get_running_loop().create_task(self._run_app())
         try:
@@ -287,7 +289,8 @@ class TestWebSocket:
             )
 
     async def _stop(self) -> None:
-        """Tell the app the client is gone, then wait for it (bounded) and surface its error."""
+        """Tell the app the client is gone, then wait for it (bounded by the connect
+        timeout, then cancelled) and surface its error."""
         task = self._task
         if task is None:
             return
@@ -295,7 +298,7 @@ class TestWebSocket:
             self._client_gone = True
             self._to_app.put_nowait(self._disconnect(1000, ""))
         try:
-            await asyncio.wait_for(asyncio.shield(task), DEFAULT_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(task), self._timeout)
         except asyncio.TimeoutError:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -448,12 +451,12 @@ async def connect(
 
     Raises ``HandshakeRejected`` when the app closes before accepting or denies
     with an HTTP response, and the app's own exception if it crashed. On exit
-    the client disconnects (code 1000), the app gets a bounded time to finish,
-    and any exception it raised is re-raised here.
+    the client disconnects (code 1000), the app gets ``timeout`` seconds to
+    finish before it is cancelled, and any exception it raised is re-raised here.
     """
     chosen = DIALECTS[dialect] if isinstance(dialect, str) else dialect
-    ws = TestWebSocket(app, build_scope(url, chosen, headers, subprotocols), chosen)
-    await ws._open(timeout)
+    ws = TestWebSocket(app, build_scope(url, chosen, headers, subprotocols), chosen, timeout)
+    await ws._open()
     try:
         yield ws
     finally:

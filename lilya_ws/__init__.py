@@ -15,6 +15,7 @@ from lilya_ws.errors import (
     WebSocketStateError,
 )
 from lilya_ws.json import JSONCodec, MsgspecCodec, OrjsonCodec, StdlibCodec
+from lilya_ws.origins import OriginMiddleware, OriginPolicy, enforce_origin
 from lilya_ws.responses import Response, StreamingResponse
 from lilya_ws.websockets import WebSocket, WebSocketClose, WebSocketDisconnect, WebSocketState
 
@@ -30,7 +31,9 @@ __all__ = [
     "LilyaWSError",
     "MessageTooLarge",
     "MsgspecCodec",
+    "OriginMiddleware",
     "OriginNotAllowed",
+    "OriginPolicy",
     "OrjsonCodec",
     "QueryParams",
     "ReceiveTimeout",
@@ -45,5 +48,6 @@ __all__ = [
     "WebSocketDisconnect",
     "WebSocketState",
     "WebSocketStateError",
+    "enforce_origin",
 ]
 __version__ = "0.1.0"

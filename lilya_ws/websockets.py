@@ -33,6 +33,7 @@ from lilya_ws.errors import (
     InvalidJSON,
     InvalidMessage,
     MessageTooLarge,
+    ReceiveTimeout,
     ServerCapabilityWarning,
     UnexpectedMessageType,
     WebSocketDisconnect,
@@ -40,6 +41,7 @@ from lilya_ws.errors import (
 )
 from lilya_ws.json import JSONCodec, StdlibCodec
 from lilya_ws.responses import DenialResponse, encode_headers
+from lilya_ws.timeouts import wait_with_timeout
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
@@ -120,6 +122,7 @@ _CLOSE_REASONS: Final[Mapping[type[Exception], tuple[int, str]]] = {
     InvalidJSON: (1007, "Invalid JSON"),
     UnexpectedMessageType: (1003, "Unsupported data"),
     MessageTooLarge: (1009, "Message too big"),
+    ReceiveTimeout: (1001, "Idle timeout"),
 }
 _INTERNAL_ERROR: Final = (1011, "Internal error")
 
@@ -188,6 +191,7 @@ class WebSocket(Mapping[str, Any]):
         "close_code",
         "close_reason",
         "max_message_size",
+        "receive_timeout",
         "scope",
     )
 
@@ -199,6 +203,7 @@ class WebSocket(Mapping[str, Any]):
         *,
         json_codec: JSONCodec | None = None,
         max_message_size: int | None = None,
+        receive_timeout: float | None = None,
     ) -> None:
         if scope.get("type") != "websocket":
             raise InvalidMessage(f"WebSocket needs a 'websocket' scope, not {scope.get('type')!r}")
@@ -208,6 +213,7 @@ class WebSocket(Mapping[str, Any]):
         self._send: Callable[[Any], Any] = send
         self._codec: JSONCodec = json_codec or _DEFAULT_CODEC
         self.max_message_size = max_message_size
+        self.receive_timeout = receive_timeout
         self.client_state: WebSocketState = CONNECTING
         self.application_state: WebSocketState = CONNECTING
         self.close_code: int | None = None
@@ -305,18 +311,22 @@ class WebSocket(Mapping[str, Any]):
 
     # Raw messages, through the state machine.
 
-    async def receive(self) -> Mapping[str, Any]:
+    async def receive(self, timeout: float | None = None) -> Mapping[str, Any]:
         """Receive the next raw ASGI message, normalised across servers.
 
         A ``websocket.receive`` carries only its payload key; a
         ``websocket.disconnect`` always has an ``int`` code and a ``str`` reason.
         Once the connection is over this raises ``WebSocketDisconnect`` at once
-        instead of waiting on a server that will never answer.
+        instead of waiting on a server that will never answer. ``timeout``
+        (default: the WebSocket's ``receive_timeout``) raises ``ReceiveTimeout``.
         """
         state = self.client_state
         if state is DISCONNECTED or self.application_state in (DISCONNECTED, RESPONSE):
             self._raise_closed()
-        message = await self._receive()
+        timeout = self.receive_timeout if timeout is None else timeout
+        message = await (
+            self._receive() if timeout is None else wait_with_timeout(self._receive(), timeout)
+        )
         mtype = message.get("type")
         if not isinstance(mtype, str):
             raise WebSocketStateError(f"The server sent a message without a type: {message!r}")
@@ -476,7 +486,10 @@ class WebSocket(Mapping[str, Any]):
         """The next data message's payload; ``WebSocketDisconnect`` when the peer left."""
         if self.application_state is not CONNECTED or self.client_state is not CONNECTED:
             self._refuse_receive()
-        message = await self._receive()
+        timeout = self.receive_timeout
+        message = await (
+            self._receive() if timeout is None else wait_with_timeout(self._receive(), timeout)
+        )
         if message["type"] == "websocket.receive":
             payload = message.get("text")
             if payload is None:
@@ -484,8 +497,8 @@ class WebSocket(Mapping[str, Any]):
             if not isinstance(payload, (str, bytes)):
                 raise WebSocketStateError(f"The server sent a message without payload: {message!r}")
             limit = self.max_message_size
-            if limit is not None and len(payload) > limit:
-                await self._close_for_size(len(payload), limit)
+            if limit is not None and len(payload) > limit // 4:
+                await self._check_size(payload, limit)
             return payload
         if message["type"] == "websocket.disconnect":
             self.client_state = DISCONNECTED
@@ -561,7 +574,8 @@ class WebSocket(Mapping[str, Any]):
         """Close with the code that fits ``error`` and a fixed, internals-free reason.
 
         ``InvalidJSON`` gives 1007, ``UnexpectedMessageType`` 1003,
-        ``MessageTooLarge`` 1009, anything else 1011 "Internal error". Before
+        ``MessageTooLarge`` 1009, ``ReceiveTimeout`` 1001 "Idle timeout",
+        anything else 1011 "Internal error". Before
         ``accept()`` it closes the handshake (HTTP 403). Does nothing when the
         connection is already over.
         """
@@ -611,10 +625,13 @@ class WebSocket(Mapping[str, Any]):
             self.close_code, self.close_reason = ABNORMAL_CLOSURE, ""
         return WebSocketDisconnect(self.close_code, self.close_reason or "")
 
-    async def _close_for_size(self, size: int, limit: int) -> NoReturn:
-        error = MessageTooLarge(size, limit)
-        await self.close_for(error)
-        raise error
+    async def _check_size(self, payload: str | bytes, limit: int) -> None:
+        """Close with 1009 and raise when the payload's wire size (UTF-8 for text) is over."""
+        size = len(payload.encode("utf-8")) if isinstance(payload, str) else len(payload)
+        if size > limit:
+            error = MessageTooLarge(size, limit)
+            await self.close_for(error)
+            raise error
 
     def _checked_accept(self, message: Mapping[str, Any]) -> Mapping[str, Any]:
         subprotocol = message.get("subprotocol")

@@ -13,7 +13,9 @@ from lilya_ws import (
     DenialResponseUnsupported,
     InvalidJSON,
     InvalidMessage,
+    MessageTooLarge,
     OrjsonCodec,
+    ReceiveTimeout,
     Response,
     ServerCapabilityWarning,
     StreamingResponse,
@@ -527,3 +529,95 @@ def test_scope_must_be_a_websocket_scope() -> None:
 
     with pytest.raises(InvalidMessage, match="'websocket' scope"):
         WebSocket({"type": "http"}, nothing, sink)
+
+
+# Limits (§2.8): receive timeout and maximum message size.
+
+
+async def test_receive_timeout_raises_and_the_connection_stays_usable() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        ws = WebSocket(scope, receive, send, receive_timeout=0.05)
+        await ws.accept()
+        try:
+            await ws.receive_text()
+        except ReceiveTimeout:
+            await ws.send_text("timed out")
+        await ws.send_text(await ws.receive_text())
+        with pytest.raises(ReceiveTimeout):
+            await ws.receive(timeout=0.01)
+        await ws.close_for(ReceiveTimeout())
+
+    async with connect(app) as client:
+        assert await client.receive_text() == "timed out"
+        await client.send_text("late but fine")
+        assert await client.receive_text() == "late but fine"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await client.receive()
+    assert (closed.value.code, closed.value.reason) == (1001, "Idle timeout")
+
+
+def test_receive_timeout_under_trio() -> None:
+    trio = pytest.importorskip("trio")
+
+    async def main() -> str:
+        to_app_send, to_app_receive = trio.open_memory_channel(10)
+        sent: list[Mapping[str, Any]] = []
+
+        async def receive() -> Mapping[str, Any]:
+            message: Mapping[str, Any] = await to_app_receive.receive()
+            return message
+
+        async def send(message: Mapping[str, Any]) -> None:
+            sent.append(message)
+
+        scope = Recorder().scope
+        ws = WebSocket(scope, receive, send, receive_timeout=0.05)
+        await to_app_send.send(CONNECT)
+        await ws.accept()
+        with pytest.raises(ReceiveTimeout):
+            await ws.receive_text()
+        await to_app_send.send({"type": "websocket.receive", "text": "kept"})
+        return await ws.receive_text()
+
+    assert trio.run(main) == "kept"
+
+
+async def test_max_message_size_closes_1009_and_raises() -> None:
+    errors: list[MessageTooLarge] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        ws = WebSocket(scope, receive, send, max_message_size=4)
+        await ws.accept()
+        assert await ws.receive_bytes() == b"1234"
+        try:
+            await ws.receive_text()
+        except MessageTooLarge as exc:
+            errors.append(exc)
+
+    async with connect(app) as client:
+        await client.send_bytes(b"1234")
+        await client.send_text("12345")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await client.receive()
+    assert (closed.value.code, closed.value.reason) == (1009, "Message too big")
+    assert [(e.size, e.limit) for e in errors] == [(5, 4)]
+
+
+@pytest.mark.parametrize(
+    ("text", "too_big"), [("é" * 4, False), ("é" * 5, True), ("a" * 10, False)]
+)
+async def test_max_message_size_counts_utf8_bytes(text: str, too_big: bool) -> None:
+    rec = Recorder(CONNECT, {"type": "websocket.receive", "text": text})
+    rec.scope["headers"] = []
+    ws = WebSocket(rec.scope, rec.receive, rec.send, max_message_size=9 if too_big else 10)
+    await ws.accept()
+    if too_big:
+        with pytest.raises(MessageTooLarge):
+            await ws.receive_text()
+        assert rec.sent[-1] == {
+            "type": "websocket.close",
+            "code": 1009,
+            "reason": "Message too big",
+        }
+    else:
+        assert await ws.receive_text() == text

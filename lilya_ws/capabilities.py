@@ -6,6 +6,10 @@ applied in ``websockets.py``), never in scattered per-server branches.
 ASGI spec versions (https://asgi.readthedocs.io/en/latest/specs/www.html):
 ``headers`` in ``websocket.accept`` need 2.1, ``reason`` in
 ``websocket.close`` needs 2.3, and a missing ``spec_version`` means 2.0.
+
+Some servers lose things their declared version says they carry. Those are
+``ServerQuirks``, recognised by the shape of the scope; each one is measured by
+the integration matrix (``adapters/DIALECTS.md``).
 """
 
 from __future__ import annotations
@@ -17,8 +21,13 @@ from typing import Any, Final
 __all__ = [
     "ACCEPT_HEADERS_SPEC",
     "CLOSE_REASON_SPEC",
+    "DAPHNE",
     "DENIAL_RESPONSE_EXTENSION",
+    "GRANIAN",
+    "NO_QUIRKS",
     "Capabilities",
+    "ServerQuirks",
+    "identify_quirks",
     "parse_spec_version",
 ]
 
@@ -40,28 +49,84 @@ def parse_spec_version(value: object) -> tuple[int, int]:
 
 
 @dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What one connection's server declares it supports.
+class ServerQuirks:
+    """Ways one server loses what the application sends, whatever it declares."""
 
-    ``spec_declared`` tells a server that said nothing apart from one that said
-    "2.0": servers that omit the key (daphne, most test clients) ignore keys
-    they do not know, so lilya_ws still sends them there (see ``can_send``).
+    server: str
+    drops_accept_headers: bool = False
+    drops_close_reason: bool = False
+    drops_empty_messages: bool = False
+    """An empty ``text``/``bytes`` never reaches the client."""
+    streams_denial_body: bool = True
+    """Several ``more_body`` parts of a denial response reach the client."""
+    max_send_size: int | None = None
+    """Largest message (bytes) the server will send; bigger ones fail in the server."""
+
+
+NO_QUIRKS: Final = ServerQuirks("")
+
+DAPHNE: Final = ServerQuirks(
+    "daphne",
+    drops_accept_headers=True,
+    drops_close_reason=True,
+    drops_empty_messages=True,  # daphne tests the payload for truthiness
+    max_send_size=1_048_576,  # autobahn's default; more raises PayloadExceededError
+)
+
+GRANIAN: Final = ServerQuirks(
+    "granian",
+    drops_accept_headers=True,  # declares 2.3 but never sends them
+    streams_denial_body=False,  # only the last body part reaches the client
+)
+
+
+def identify_quirks(scope: Mapping[str, Any]) -> ServerQuirks:
+    """Recognise a server with known quirks from the shape of its scope.
+
+    daphne 4 is the only server measured whose WebSocket scope has neither
+    ``extensions`` nor ``scheme`` nor a ``spec_version``; granian 2 is the only
+    one that advertises its HTTP-only ``http.response.pathsend`` extension on
+    WebSocket scopes.
+    """
+    extensions = scope.get("extensions")
+    if extensions is None:
+        asgi = scope.get("asgi") or {}
+        if "scheme" not in scope and "spec_version" not in asgi:
+            return DAPHNE
+        return NO_QUIRKS
+    if "http.response.pathsend" in extensions:
+        return GRANIAN
+    return NO_QUIRKS
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What reaches the client through one connection's server.
+
+    A server that declares an older spec than a feature needs does not get it.
+    One that declares nothing (ASGI: 2.0) still gets it unless its quirks say
+    otherwise: servers ignore keys they do not know, and test clients that
+    omit the version carry everything.
     """
 
     spec_version: tuple[int, int]
     spec_declared: bool
     extensions: frozenset[str]
+    quirks: ServerQuirks
 
     @classmethod
     def from_scope(cls, scope: Mapping[str, Any]) -> Capabilities:
         asgi = scope.get("asgi") or {}
         raw_version = asgi.get("spec_version")
-        extensions = scope.get("extensions") or {}
         return cls(
             spec_version=parse_spec_version(raw_version),
             spec_declared=raw_version is not None,
-            extensions=frozenset(extensions),
+            extensions=frozenset(scope.get("extensions") or ()),
+            quirks=identify_quirks(scope),
         )
+
+    def _declares(self, needed: tuple[int, int]) -> bool:
+        return not self.spec_declared or self.spec_version >= needed
 
     @property
     def denial_response(self) -> bool:
@@ -69,19 +134,16 @@ class Capabilities:
         return DENIAL_RESPONSE_EXTENSION in self.extensions
 
     @property
+    def streamed_denial(self) -> bool:
+        """A denial body sent in several parts reaches the client as sent."""
+        return self.denial_response and self.quirks.streams_denial_body
+
+    @property
     def accept_headers(self) -> bool:
-        """The server declares it sends ``headers`` given in ``websocket.accept``."""
-        return self.spec_version >= ACCEPT_HEADERS_SPEC
+        """``headers`` given in ``websocket.accept`` reach the client."""
+        return self._declares(ACCEPT_HEADERS_SPEC) and not self.quirks.drops_accept_headers
 
     @property
     def close_reason(self) -> bool:
-        """The server declares it sends the ``reason`` given in ``websocket.close``."""
-        return self.spec_version >= CLOSE_REASON_SPEC
-
-    def can_send(self, needed: tuple[int, int]) -> bool:
-        """Whether a key that needs spec ``needed`` should reach the server.
-
-        A server that declares an older version gets the key stripped; one that
-        declares nothing gets it (it ignores what it does not know).
-        """
-        return not self.spec_declared or self.spec_version >= needed
+        """The ``reason`` given in ``websocket.close`` reaches the client."""
+        return self._declares(CLOSE_REASON_SPEC) and not self.quirks.drops_close_reason

@@ -65,20 +65,30 @@ class _CloseCode(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Dialect:
-    """How one server speaks ASGI WebSocket, as the integration matrix measured it."""
+    """How one server speaks ASGI WebSocket, as measured (``adapters/DIALECTS.md``)."""
 
     name: str
     spec_version: str | None
     """``scope["asgi"]["spec_version"]``; None leaves the key out (ASGI: 2.0)."""
     denial_extension: bool
     """``websocket.http.response`` is in ``scope["extensions"]``."""
+    extra_extensions: tuple[str, ...] = ()
     has_extensions: bool = True
     has_scheme: bool = True
     has_http_version: bool = True
+    has_state: bool = True
+    client_as: Literal["tuple", "list", "str-port"] = "tuple"
+    """How the scope's ``client``/``server`` pairs look (granian: the port is a str)."""
     receive_both_keys: bool = False
     """``websocket.receive`` carries ``text`` and ``bytes``, the unused one None."""
     code_as_intenum: bool = False
     """Disconnect codes arrive as an ``IntEnum`` rather than a plain ``int``."""
+    disconnect_reason: bool = True
+    """``websocket.disconnect`` carries a ``reason`` key."""
+    clean_close_code: int | None = None
+    """Code the app sees for a clean client close; None: the client's own code."""
+    abrupt_close_code: int = 1006
+    """Code the app sees when the client drops the TCP connection."""
     send_after_close: SendAfterClose = "oserror"
     """What the server's ``send`` does once the client has gone."""
     drops_empty_sends: bool = False
@@ -86,20 +96,20 @@ class Dialect:
     accept_headers: bool = True
     close_reason: bool = True
     streamed_denial: bool = True
-    """Several denial body parts reach the client joined; otherwise only the first."""
-    abrupt_close_code: int = 1006
-    """Disconnect code the app sees when the client drops the TCP connection."""
+    """Denial body parts with ``more_body`` are sent; otherwise they raise
+    ``RuntimeError`` and only the last part reaches the client."""
 
 
 DIALECTS: Final[Mapping[str, Dialect]] = {
     "spec": Dialect("spec", spec_version="2.4", denial_extension=True),
-    "uvicorn": Dialect("uvicorn", spec_version="2.4", denial_extension=True),
+    "uvicorn": Dialect("uvicorn", spec_version="2.4", denial_extension=True, code_as_intenum=True),
     "hypercorn": Dialect(
         "hypercorn",
         spec_version="2.3",
         denial_extension=True,
         receive_both_keys=True,
-        code_as_intenum=True,
+        disconnect_reason=False,
+        clean_close_code=1006,
         send_after_close="silent",
     ),
     "daphne": Dialect(
@@ -108,10 +118,26 @@ DIALECTS: Final[Mapping[str, Dialect]] = {
         denial_extension=False,
         has_extensions=False,
         has_scheme=False,
+        has_http_version=False,
+        has_state=False,
+        client_as="list",
+        disconnect_reason=False,
         send_after_close="silent",
         drops_empty_sends=True,
         accept_headers=False,
         close_reason=False,
+    ),
+    "granian": Dialect(
+        "granian",
+        spec_version="2.3",
+        denial_extension=True,
+        extra_extensions=("http.response.pathsend",),
+        client_as="str-port",
+        disconnect_reason=False,
+        abrupt_close_code=1005,
+        send_after_close="silent",
+        accept_headers=False,
+        streamed_denial=False,
     ),
 }
 """Presets by server name; ``spec`` is a server that does all the ASGI spec says."""
@@ -228,9 +254,11 @@ class TestWebSocket:
             handshake.status = message["status"]
             handshake.response_headers = list(message.get("headers") or ())
         elif mtype == "websocket.http.response.body" and handshake.status is not None:
-            if self.dialect.streamed_denial or not handshake.body:
-                handshake.body.append(message.get("body", b""))
-            if not message.get("more_body", False):
+            more = message.get("more_body", False)
+            if more and not self.dialect.streamed_denial:
+                raise RuntimeError(f"Unsupported ASGI message {mtype!r} with more_body")
+            handshake.body.append(message.get("body", b""))
+            if not more:
                 handshake.done.set_result(None)
                 self._to_app.put_nowait(self._disconnect(1006, ""))
         else:
@@ -250,7 +278,7 @@ class TestWebSocket:
             else code
         )
         message: dict[str, Any] = {"type": "websocket.disconnect", "code": wire_code}
-        if self.dialect.spec_version is not None and self.dialect.spec_version >= "2.3":
+        if self.dialect.disconnect_reason:
             message["reason"] = reason
         return message
 
@@ -379,6 +407,7 @@ class TestWebSocket:
         """Close from the client side with a close frame."""
         if not self._client_gone:
             self._client_gone = True
+            code = self.dialect.clean_close_code or code
             self._to_app.put_nowait(self._disconnect(code, reason))
 
     async def abort(self) -> None:
@@ -423,18 +452,29 @@ def build_scope(
         "root_path": "",
         "query_string": parts.query.encode("latin-1"),
         "headers": raw_headers,
-        "client": ("127.0.0.1", 51000),
-        "server": (parts.hostname or "testserver", parts.port or 80),
+        "client": _pair(dialect, "127.0.0.1", 51000),
+        "server": _pair(dialect, parts.hostname or "testserver", parts.port or 80),
         "subprotocols": list(subprotocols),
-        "state": {},
     }
+    if dialect.has_state:
+        scope["state"] = {}
     if dialect.has_scheme:
         scope["scheme"] = parts.scheme or "ws"
     if dialect.has_http_version:
         scope["http_version"] = "1.1"
     if dialect.has_extensions:
-        scope["extensions"] = {"websocket.http.response": {}} if dialect.denial_extension else {}
+        names = (
+            *dialect.extra_extensions,
+            *(["websocket.http.response"] * dialect.denial_extension),
+        )
+        scope["extensions"] = {name: {} for name in names}
     return scope
+
+
+def _pair(dialect: Dialect, host: str, port: int) -> object:
+    if dialect.client_as == "list":
+        return [host, port]
+    return (host, str(port)) if dialect.client_as == "str-port" else (host, port)
 
 
 @asynccontextmanager

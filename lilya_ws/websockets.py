@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import sys
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, overload
@@ -182,6 +183,8 @@ class WebSocket(Mapping[str, Any]):
         "_codec",
         "_cookies",
         "_headers",
+        "_max_send",
+        "_min_send",
         "_query_params",
         "_receive",
         "_send",
@@ -223,6 +226,10 @@ class WebSocket(Mapping[str, Any]):
         self._headers: Headers | None = None
         self._query_params: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
+        # Bounds on a sent payload's len(), narrowed at accept() for servers that
+        # drop empty or big messages (ServerQuirks); checked in one comparison.
+        self._min_send = 0
+        self._max_send = sys.maxsize
 
     # The scope, read-only.
 
@@ -292,7 +299,8 @@ class WebSocket(Mapping[str, Any]):
     @property
     def client(self) -> Address | None:
         client = self.scope.get("client")
-        return None if client is None else Address(client[0], client[1])
+        # daphne gives a list, granian the port as a str (adapters/DIALECTS.md §1).
+        return None if client is None else Address(str(client[0]), int(client[1]))
 
     @property
     def state(self) -> State:
@@ -368,6 +376,10 @@ class WebSocket(Mapping[str, Any]):
             self._refuse_send(mtype)
         if mtype == "websocket.accept":
             message = self._checked_accept(message)
+            quirks = self.capabilities.quirks
+            self._min_send = 1 if quirks.drops_empty_messages else 0
+            if quirks.max_send_size is not None:
+                self._max_send = quirks.max_send_size // 4  # a UTF-8 char is at most 4 bytes
             if self.client_state is CONNECTING:
                 await self._await_connect()
         elif mtype == "websocket.close":
@@ -379,7 +391,7 @@ class WebSocket(Mapping[str, Any]):
         elif mtype == "websocket.send":
             if self.client_state is DISCONNECTED:
                 self._raise_closed()
-            self._check_payload(message)
+            self._check_send_size(self._checked_payload(message))
         try:
             await self._send(message)
         except _SERVER_SEND_ERRORS as exc:
@@ -431,12 +443,21 @@ class WebSocket(Mapping[str, Any]):
         if self.application_state is not CONNECTING:
             self._refuse_send("websocket.http.response.start")
 
+        # Where only one body part reaches the client (granian), the parts are
+        # joined and sent as one: the client gets the whole body either way.
+        held: list[bytes] | None = None if self.capabilities.streamed_denial else []
+
         async def send_http(message: MutableMapping[str, Any]) -> None:
             mtype = message.get("type")
             if mtype not in ("http.response.start", "http.response.body"):
                 raise InvalidMessage(
                     f"A denial response can only send HTTP messages, not {mtype!r}"
                 )
+            if held is not None and mtype == "http.response.body":
+                held.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                message = {**message, "body": b"".join(held)}
             await self.send({**message, "type": "websocket." + mtype})
 
         async def receive_http() -> MutableMapping[str, Any]:
@@ -456,6 +477,8 @@ class WebSocket(Mapping[str, Any]):
             self._refuse_send("websocket.send")
         if not isinstance(data, str):
             raise InvalidMessage(f"send_text() takes a str, not {type(data).__name__}")
+        if not self._min_send <= len(data) <= self._max_send:
+            self._check_send_size(data)
         try:
             await self._send({"type": "websocket.send", "text": data})
         except _SERVER_SEND_ERRORS as exc:
@@ -466,6 +489,8 @@ class WebSocket(Mapping[str, Any]):
             self._refuse_send("websocket.send")
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise InvalidMessage(f"send_bytes() takes bytes, not {type(data).__name__}")
+        if not self._min_send <= len(data) <= self._max_send:
+            self._check_send_size(data)
         try:
             await self._send({"type": "websocket.send", "bytes": bytes(data)})
         except _SERVER_SEND_ERRORS as exc:
@@ -583,7 +608,7 @@ class WebSocket(Mapping[str, Any]):
             return
         code, reason = _CLOSE_REASONS.get(type(error), _INTERNAL_ERROR)
         with contextlib.suppress(WebSocketDisconnect):
-            await self.close(code, reason)
+            await self.close(code, reason if self.capabilities.close_reason else None)
 
     # State-machine helpers, off the hot path.
 
@@ -644,29 +669,56 @@ class WebSocket(Mapping[str, Any]):
         if not headers:
             return message
         checked = _checked_accept_headers(headers)
-        if self.capabilities.can_send(ACCEPT_HEADERS_SPEC):
+        if self.capabilities.accept_headers:
             return {**message, "headers": checked}
-        _warn_capability("accept headers", ACCEPT_HEADERS_SPEC, self.spec_version)
+        self._warn_dropped("accept headers", ACCEPT_HEADERS_SPEC)
         return {key: value for key, value in message.items() if key != "headers"}
 
     def _checked_close(self, message: Mapping[str, Any]) -> Mapping[str, Any]:
         code = message.get("code", NORMAL_CLOSURE)
         reason = message.get("reason")
         validate_close(code, reason)
-        if not reason or self.capabilities.can_send(CLOSE_REASON_SPEC):
+        if not reason or self.capabilities.close_reason:
             return message
-        _warn_capability("a close reason", CLOSE_REASON_SPEC, self.spec_version)
+        self._warn_dropped("a close reason", CLOSE_REASON_SPEC)
         return {key: value for key, value in message.items() if key != "reason"}
 
+    def _warn_dropped(self, what: str, needed: tuple[int, int]) -> None:
+        """Say that ``what`` was not sent because it could not reach the client."""
+        capabilities = self.capabilities
+        if capabilities.spec_declared and capabilities.spec_version < needed:
+            major, minor = capabilities.spec_version
+            why = f"the server declares ASGI spec {major}.{minor}, it needs {needed[0]}.{needed[1]}"
+        else:
+            why = f"{capabilities.quirks.server} drops it"
+        warnings.warn(f"Not sending {what}: {why}", ServerCapabilityWarning, stacklevel=4)
+
     @staticmethod
-    def _check_payload(message: Mapping[str, Any]) -> None:
+    def _checked_payload(message: Mapping[str, Any]) -> str | bytes:
         text, data = message.get("text"), message.get("bytes")
         if (text is None) == (data is None):
             raise InvalidMessage('"websocket.send" needs exactly one of "text" and "bytes"')
-        if text is not None and not isinstance(text, str):
-            raise InvalidMessage(f'"text" must be a str, not {type(text).__name__}')
-        if data is not None and not isinstance(data, bytes):
+        if text is not None:
+            if not isinstance(text, str):
+                raise InvalidMessage(f'"text" must be a str, not {type(text).__name__}')
+            return text
+        if not isinstance(data, bytes):
             raise InvalidMessage(f'"bytes" must be bytes, not {type(data).__name__}')
+        return data
+
+    def _check_send_size(self, payload: str | bytes | bytearray | memoryview) -> None:
+        """Refuse what the server would drop (empty) or fail on (too big), before sending."""
+        quirks = self.capabilities.quirks
+        if not payload and quirks.drops_empty_messages:
+            raise InvalidMessage(
+                f"{quirks.server} drops empty messages: this one would never reach the client"
+            )
+        limit = quirks.max_send_size
+        size = len(payload.encode("utf-8")) if isinstance(payload, str) else len(payload)
+        if limit is not None and size > limit:
+            raise InvalidMessage(
+                f"A {size}-byte message is over {quirks.server}'s limit of {limit} bytes"
+            )
 
 
 def _checked_accept_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -691,15 +743,6 @@ def _checked_accept_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tupl
             raise InvalidMessage(f"Accept header name {name!r} must be lowercase")
         checked.append((name, value))
     return checked
-
-
-def _warn_capability(what: str, needed: tuple[int, int], declared: tuple[int, int]) -> None:
-    warnings.warn(
-        f"The server declares ASGI spec {declared[0]}.{declared[1]}; {what} need "
-        f"{needed[0]}.{needed[1]}, so it was not sent",
-        ServerCapabilityWarning,
-        stacklevel=4,
-    )
 
 
 class WebSocketClose:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from lilya_ws import ReceiveTimeout, WebSocket, WebSocketDisconnect
+from lilya_ws import ReceiveTimeout, ServerCapabilityWarning, WebSocket, WebSocketDisconnect
 from lilya_ws.testing import HandshakeRejected, connect, connect_sync
 from lilya_ws.types import Receive, Scope, Send
 
@@ -128,11 +128,15 @@ async def test_daphne_preset_shows_the_close_reason_is_lost() -> None:
         await websocket.accept()
         await websocket.close(4000, "why")
 
-    for dialect, reason in (("uvicorn", "why"), ("daphne", "")):
+    async def reason_seen(dialect: str) -> str:
         async with connect(closer, dialect=dialect) as ws:
             with pytest.raises(WebSocketDisconnect) as closed:
                 await ws.receive()
-        assert closed.value.reason == reason
+        return closed.value.reason
+
+    assert await reason_seen("uvicorn") == "why"
+    with pytest.warns(ServerCapabilityWarning, match="daphne drops it"):
+        assert await reason_seen("daphne") == ""
 
 
 async def test_lilya_ws_hides_the_shape_difference() -> None:

@@ -1,0 +1,138 @@
+"""Capabilities and server quirks, recognised from each measured scope shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lilya_ws import InvalidMessage, StreamingResponse, WebSocket
+from lilya_ws.capabilities import (
+    DAPHNE,
+    GRANIAN,
+    NO_QUIRKS,
+    Capabilities,
+    identify_quirks,
+    parse_spec_version,
+)
+from lilya_ws.testing import DIALECTS, HandshakeRejected, build_scope, connect
+from lilya_ws.types import Receive, Scope, Send
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("2.4", (2, 4)),
+        ("2", (2, 0)),
+        ("3.10", (3, 10)),
+        (None, (2, 0)),
+        ("x.y", (2, 0)),
+        (2.3, (2, 0)),
+    ],
+)
+def test_parse_spec_version(value: object, parsed: tuple[int, int]) -> None:
+    assert parse_spec_version(value) == parsed
+
+
+@pytest.mark.parametrize(
+    ("dialect", "quirks"),
+    [("uvicorn", NO_QUIRKS), ("hypercorn", NO_QUIRKS), ("daphne", DAPHNE), ("granian", GRANIAN)],
+)
+def test_each_servers_scope_shape_is_recognised(dialect: str, quirks: object) -> None:
+    assert identify_quirks(build_scope("/", DIALECTS[dialect])) is quirks
+
+
+def test_a_test_client_without_spec_version_is_not_mistaken_for_daphne() -> None:
+    starlette_like: dict[str, Any] = {"type": "websocket", "scheme": "ws", "extensions": {}}
+    assert identify_quirks(starlette_like) is NO_QUIRKS
+    caps = Capabilities.from_scope(starlette_like)
+    assert (caps.spec_version, caps.accept_headers, caps.close_reason) == ((2, 0), True, True)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "expected"),
+    [
+        ("uvicorn", (True, True, True, True)),
+        ("hypercorn", (True, True, True, True)),
+        ("daphne", (False, False, False, False)),
+        ("granian", (True, False, False, True)),
+    ],
+)
+def test_capabilities_per_server(dialect: str, expected: tuple[bool, ...]) -> None:
+    caps = Capabilities.from_scope(build_scope("/", DIALECTS[dialect]))
+    got = (caps.denial_response, caps.streamed_denial, caps.accept_headers, caps.close_reason)
+    assert got == expected
+
+
+async def sender(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = WebSocket(scope, receive, send)
+    await websocket.accept()
+    size = int(websocket.query_params["size"])
+    try:
+        await websocket.send_bytes(b"x" * size)
+    except InvalidMessage as exc:
+        await websocket.send_text(f"refused: {exc}")
+
+
+@pytest.mark.parametrize(
+    ("size", "refused"), [(0, True), (1, False), (2**20, False), (2**20 + 1, True)]
+)
+async def test_daphne_refuses_what_it_would_drop_or_fail_on(size: int, refused: bool) -> None:
+    async with connect(sender, f"/?size={size}", dialect="daphne") as ws:
+        message = await ws.receive()
+    if refused:
+        assert isinstance(message, str)
+        assert message.startswith("refused: ")
+        assert "daphne" in message
+    else:
+        assert message == b"x" * size
+
+
+async def test_other_servers_send_empty_and_big_messages() -> None:
+    for dialect in ("uvicorn", "hypercorn", "granian"):
+        for size in (0, 2**20 + 1):
+            async with connect(sender, f"/?size={size}", dialect=dialect) as ws:
+                assert await ws.receive_bytes() == b"x" * size
+
+
+async def test_a_raw_streamed_denial_breaks_on_granian_and_lilya_ws_does_not() -> None:
+    async def raw(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "websocket.http.response.start", "status": 401})
+        await send({"type": "websocket.http.response.body", "body": b"a", "more_body": True})
+        await send({"type": "websocket.http.response.body", "body": b"b"})
+
+    with pytest.raises(RuntimeError, match="Unsupported"):
+        async with connect(raw, dialect="granian"):
+            pass
+
+
+def test_client_address_is_normalised() -> None:
+    async def nothing() -> dict[str, Any]:
+        return {}
+
+    async def sink(message: object) -> None:
+        return None
+
+    for dialect in ("daphne", "granian", "uvicorn"):
+        websocket = WebSocket(build_scope("/", DIALECTS[dialect]), nothing, sink)
+        client = websocket.client
+        assert client == ("127.0.0.1", 51000)
+        assert client is not None
+        assert type(client.port) is int
+
+
+async def test_denial_is_whole_on_granian(dialect: str) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive, send)
+        if websocket.capabilities.denial_response:
+            await websocket.send_denial_response(
+                StreamingResponse(["a", "b", "c"], status_code=429)
+            )
+        else:
+            await websocket.close()
+
+    with pytest.raises(HandshakeRejected) as rejected:
+        async with connect(app, dialect=dialect):
+            pass
+    expected = (429, b"abc") if DIALECTS[dialect].denial_extension else (403, b"")
+    assert (rejected.value.status, rejected.value.body) == expected

@@ -24,7 +24,7 @@ import contextlib
 import enum
 import sys
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, overload
 
 from lilya_ws.capabilities import ACCEPT_HEADERS_SPEC, CLOSE_REASON_SPEC, Capabilities
@@ -571,7 +571,7 @@ class WebSocket(Mapping[str, Any]):
             raise InvalidJSON(payload, str(exc)) from None
         return value if decoder is _UNSET else decoder(value)
 
-    async def iter_text(self) -> AsyncIterator[str]:
+    async def iter_text(self) -> AsyncGenerator[str, None]:
         """Yield text messages until the peer disconnects (the code stays on ``close_code``)."""
         try:
             while True:
@@ -579,7 +579,7 @@ class WebSocket(Mapping[str, Any]):
         except WebSocketDisconnect:
             pass
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
+    async def iter_bytes(self) -> AsyncGenerator[bytes, None]:
         """Yield binary messages until the peer disconnects."""
         try:
             while True:
@@ -587,7 +587,7 @@ class WebSocket(Mapping[str, Any]):
         except WebSocketDisconnect:
             pass
 
-    async def iter_json(self, mode: Mode = "text") -> AsyncIterator[Any]:
+    async def iter_json(self, mode: Mode = "text") -> AsyncGenerator[Any, None]:
         """Yield JSON messages until the peer disconnects."""
         try:
             while True:

@@ -1,0 +1,40 @@
+"""Start an ASGI app under a real server, and know that server's WebSocket dialect.
+
+Seven configurations are known by name (see ``registry.AdapterName``)::
+
+    from adapters import get
+
+    with get("hypercorn-trio").start("adapters.echo_app:app") as server:
+        print(server.ws_url, server.pid)
+
+Each adapter's ``capabilities`` is the dialect measured by ``adapters.probe``
+and summarised in ``adapters/DIALECTS.md``.
+"""
+
+from adapters.base import ServerAdapter, ServerCapabilities
+from adapters.errors import (
+    AdapterError,
+    PortInUseError,
+    ServerStartError,
+    ServerUnavailableError,
+    UnknownAdapterError,
+)
+from adapters.process import RunningServer
+from adapters.registry import ADAPTERS, AdapterName, available, get, names, unavailable
+
+__all__ = [
+    "ADAPTERS",
+    "AdapterError",
+    "AdapterName",
+    "PortInUseError",
+    "RunningServer",
+    "ServerAdapter",
+    "ServerCapabilities",
+    "ServerStartError",
+    "ServerUnavailableError",
+    "UnknownAdapterError",
+    "available",
+    "get",
+    "names",
+    "unavailable",
+]

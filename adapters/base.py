@@ -38,6 +38,9 @@ class ServerCapabilities:
     scope_has_scheme: bool
     scope_has_http_version: bool
     scope_has_extensions: bool
+    scope_has_state: bool
+    address_shape: str
+    """Type shape of ``scope["client"]`` and ``scope["server"]``, e.g. ``tuple[str, int]``."""
     http_response_extension: bool
     """``"websocket.http.response"`` is advertised in ``scope["extensions"]``."""
     denial_response: bool
@@ -62,16 +65,23 @@ class ServerCapabilities:
     """Largest inbound message accepted by default; None if none was found."""
     clean_close_code: int
     """Disconnect code the app sees when the client closes with 4001."""
+    disconnect_reason: bool
+    """That ``websocket.disconnect`` carries the client's close ``reason``."""
     abrupt_close_code: int
     """Disconnect code the app sees when the client drops TCP without a close frame."""
-    disconnect_code_type: str
-    """Python type name of the disconnect code (``int`` or an ``IntEnum``)."""
+    disconnect_code_types: frozenset[str]
+    """Classes of the disconnect codes seen: ``int``, or an ``IntEnum`` like ``CloseCode``."""
     second_receive_hangs: bool
-    """After ``websocket.disconnect`` another ``receive()`` never returns."""
+    """After ``websocket.disconnect`` another ``receive()`` can block forever."""
+    answers_close_without_receive: bool
+    """The server answers a client's close frame while the app is not in ``receive()``."""
     send_after_close: SendAfterClose
     """What ``send()`` does after the client closed, before the app saw the disconnect."""
     send_after_close_error: str | None
     """Qualified class of the exception ``send()`` raises then, if any."""
+    send_after_disconnect: SendAfterClose
+    """What ``send()`` does once the app has received ``websocket.disconnect``."""
+    send_after_disconnect_error: str | None
 
 
 class CommandBuilder(Protocol):

@@ -49,13 +49,27 @@ class Handshake:
             data += chunk
         return data
 
-    def close_cleanly(self, timeout: float) -> None:
-        """Send a masked close frame (1000) and wait briefly for the server's reply."""
+    def send_close(self, code: int, reason: str, timeout: float) -> bool:
+        """Send a close frame and wait up to ``timeout`` for the server's close frame.
+
+        Returns whether the server answered; frames before its close are skipped.
+        """
+        deadline = time.monotonic() + timeout
+        data = self.buffered
         try:
-            self.sock.sendall(close_frame(1000, ""))
-            self._recv(time.monotonic() + timeout)
+            self.sock.sendall(close_frame(code, reason))
+            while not _close_frame_seen(data):
+                if not (chunk := self._recv(deadline)):
+                    return False
+                data += chunk
         except OSError:
-            pass
+            return False
+        return True
+
+    def close_cleanly(self, timeout: float) -> None:
+        """Close with 1000, wait briefly for the server's answer, then close the socket."""
+        try:
+            self.send_close(1000, "", timeout)
         finally:
             self.sock.close()
 
@@ -145,3 +159,20 @@ def _dechunk(data: bytes) -> bytes | None:
         if len(data) < size + 2:
             return None
         body, data = body + data[:size], data[size + 2 :]
+
+
+def _close_frame_seen(data: bytes) -> bool:
+    """Whether the server's (unmasked) frames in ``data`` include a close frame yet."""
+    while len(data) >= 2:
+        length, offset = data[1] & 0x7F, 2
+        if length >= 126:
+            size = 2 if length == 126 else 8
+            if len(data) < 2 + size:
+                return False
+            length, offset = int.from_bytes(data[2 : 2 + size], "big"), 2 + size
+        if data[0] & 0x0F == 0x8:
+            return True
+        if len(data) < offset + length:
+            return False
+        data = data[offset + length :]
+    return False

@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Final, TypedDict, TypeVar, cast
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from adapters.base import SendAfterClose, ServerCapabilities
 from adapters.handshake import Handshake, open_handshake
@@ -29,6 +30,7 @@ from adapters.probe_app import (
     CLOSE_REASON,
     DENIAL_PARTS,
     DENIAL_STATUS,
+    HANG_TIMEOUT,
     MessageShape,
     Outcome,
 )
@@ -41,6 +43,7 @@ MIB: Final = 1024 * 1024
 SIZES: Final = (MIB, MIB + 1, 8 * MIB, 16 * MIB, 16 * MIB + 1)
 """Message sizes tried in each direction; the +1 sizes find the exact limits."""
 STEP_TIMEOUT: Final = 15.0
+SUBPROTOCOLS: Final = (Subprotocol("probe.one"), Subprotocol("probe.two"))
 
 _T = TypeVar("_T")
 
@@ -85,8 +88,13 @@ class DisconnectSeen(TypedDict):
 
 
 class GoneSeen(TypedDict):
-    """Two sends made after the client left but before the app called receive()."""
+    """Two sends made after the client left but before the app called receive().
 
+    ``close_answered`` says whether the server answered the client's close frame
+    within a second, before the app called receive() (None: the client dropped TCP).
+    """
+
+    close_answered: bool | None
     sends: list[Outcome]
     receive: Outcome
 
@@ -123,46 +131,47 @@ class Dialect(TypedDict):
 
 
 async def measure(server: RunningServer) -> Dialect:
-    """Run every experiment against ``server`` (which must serve :data:`PROBE_APP`)."""
+    """Run every experiment against ``server`` (which must serve :data:`PROBE_APP`).
+
+    Experiments run concurrently, each on its own connection, so the
+    one-second hang checks overlap; the large messages go last, alone.
+    """
     probe = _Probe(server)
-    (
-        clean,
-        fin,
-        rst,
-        gone_clean,
-        gone_abrupt,
-        app_close,
-    ) = await asyncio.gather(
-        probe.disconnect("clean"),
-        probe.disconnect("fin"),
-        probe.disconnect("rst"),
-        probe.send_after_gone(abrupt=False),
-        probe.send_after_gone(abrupt=True),
-        probe.app_close(),
+    ensure = asyncio.ensure_future
+    scope, shapes, accept = ensure(probe.scope()), ensure(probe.shapes()), ensure(probe.accept())
+    refused = ensure(probe.close_before_accept())
+    single, streamed = ensure(probe.deny(parts=1)), ensure(probe.deny(parts=len(DENIAL_PARTS)))
+    clean, fin, rst = (ensure(probe.disconnect(how)) for how in ("clean", "fin", "rst"))
+    gone_clean, gone_abrupt = (ensure(probe.send_after_gone(abrupt=a)) for a in (False, True))
+    app_close = ensure(probe.app_close())
+    await asyncio.gather(
+        *(scope, shapes, accept, refused, single, streamed),
+        *(clean, fin, rst, gone_clean, gone_abrupt, app_close),
     )
-    shapes, empties = await probe.shapes()
-    sizes = [str(size) for size in SIZES]
+    inbound = await asyncio.gather(*(probe.size_in(size) for size in SIZES))
+    outbound = await asyncio.gather(*(probe.size_out(size) for size in SIZES))
+    received, empties = shapes.result()
     return {
         "configuration": server.name,
-        "scope": await probe.scope(),
-        "text_message": shapes[0],
-        "bytes_message": shapes[1],
-        "empty_text_delivered": any(_is_empty(shape, "text") for shape in shapes),
-        "empty_bytes_delivered": any(_is_empty(shape, "bytes") for shape in shapes),
+        "scope": scope.result(),
+        "text_message": received[0],
+        "bytes_message": received[1],
+        "empty_text_delivered": any(_is_empty(shape, "text") for shape in received),
+        "empty_bytes_delivered": any(_is_empty(shape, "bytes") for shape in received),
         "empty_text_sent": "" in empties,
         "empty_bytes_sent": b"" in empties,
-        "accept": await probe.accept_headers(),
-        "close_before_accept_status": await probe.close_before_accept(),
-        "denial_single": await probe.deny(parts=1),
-        "denial_streamed": await probe.deny(parts=len(DENIAL_PARTS)),
-        "clean_close": clean,
-        "abrupt_fin": fin,
-        "abrupt_rst": rst,
-        "send_after_clean_close": gone_clean,
-        "send_after_abrupt_close": gone_abrupt,
-        "app_close": app_close,
-        "inbound": dict(zip(sizes, [await probe.size_in(size) for size in SIZES], strict=True)),
-        "outbound": dict(zip(sizes, [await probe.size_out(size) for size in SIZES], strict=True)),
+        "accept": accept.result(),
+        "close_before_accept_status": refused.result(),
+        "denial_single": single.result(),
+        "denial_streamed": streamed.result(),
+        "clean_close": clean.result(),
+        "abrupt_fin": fin.result(),
+        "abrupt_rst": rst.result(),
+        "send_after_clean_close": gone_clean.result(),
+        "send_after_abrupt_close": gone_abrupt.result(),
+        "app_close": app_close.result(),
+        "inbound": dict(zip(map(str, SIZES), inbound, strict=True)),
+        "outbound": dict(zip(map(str, SIZES), outbound, strict=True)),
     }
 
 
@@ -172,8 +181,11 @@ def capabilities_from(dialect: Dialect) -> ServerCapabilities:
     asgi = scope["asgi"]["value"]
     extensions = scope.get("extensions", {"shape": "", "value": None})["value"]
     expected_body = b"".join(DENIAL_PARTS).decode()
-    first_send = dialect["send_after_clean_close"]["sends"][0]
-    error = first_send.get("error")
+    gone = dialect["send_after_clean_close"]
+    error = gone["sends"][0].get("error")
+    late = dialect["clean_close"]["sends"][0].get("error")
+    leaves = (dialect["clean_close"], dialect["abrupt_fin"], dialect["abrupt_rst"])
+    again = [seen["second"] for seen in leaves] + dialect["app_close"]["receives"][1:]
     inbound = [int(size) for size, seen in dialect["inbound"].items() if seen == "ok"]
     refused = [int(size) for size, seen in dialect["inbound"].items() if seen != "ok"]
     disconnect = dialect["clean_close"]["disconnect"].get("message")
@@ -183,6 +195,8 @@ def capabilities_from(dialect: Dialect) -> ServerCapabilities:
         scope_has_scheme="scheme" in scope,
         scope_has_http_version="http_version" in scope,
         scope_has_extensions="extensions" in scope,
+        scope_has_state="state" in scope,
+        address_shape=scope["client"]["shape"],
         http_response_extension=isinstance(extensions, dict)
         and "websocket.http.response" in extensions,
         denial_response=_denied(dialect["denial_single"], expected_body),
@@ -197,11 +211,19 @@ def capabilities_from(dialect: Dialect) -> ServerCapabilities:
         empty_bytes_sent=dialect["empty_bytes_sent"],
         max_message_size=max(inbound) if refused and inbound else None,
         clean_close_code=disconnect.get("code", 0) if disconnect else 0,
+        disconnect_reason=bool(disconnect and disconnect.get("reason") == CLIENT_CLOSE_REASON),
         abrupt_close_code=abrupt.get("code", 0) if abrupt else 0,
-        disconnect_code_type=disconnect.get("types", {}).get("code", "") if disconnect else "",
-        second_receive_hangs=dialect["clean_close"]["second"]["result"] == "hung",
+        disconnect_code_types=frozenset(
+            message["types"]["code"]
+            for seen in leaves
+            if (message := seen["disconnect"].get("message")) and "code" in message["types"]
+        ),
+        second_receive_hangs=any(outcome["result"] == "hung" for outcome in again),
+        answers_close_without_receive=gone["close_answered"] is True,
         send_after_close=_send_kind(error["mro"] if error else None),
         send_after_close_error=error["type"] if error else None,
+        send_after_disconnect=_send_kind(late["mro"] if late else None),
+        send_after_disconnect_error=late["type"] if late else None,
     )
 
 
@@ -225,9 +247,10 @@ class _Probe:
     def __init__(self, server: RunningServer) -> None:
         self._server = server
 
-    def _connect(self, path: str) -> connect:
+    def _connect(self, path: str, subprotocols: Sequence[Subprotocol] | None = None) -> connect:
         return connect(
             self._server.ws_url + path,
+            subprotocols=subprotocols,
             max_size=None,
             open_timeout=STEP_TIMEOUT,
             close_timeout=STEP_TIMEOUT,
@@ -239,7 +262,7 @@ class _Probe:
             return json.loads(await _bounded(ws.recv()))
 
     async def scope(self) -> dict[str, ScopeEntry]:
-        async with self._connect("/scope?probe=1") as ws:
+        async with self._connect("/scope?probe=1", subprotocols=SUBPROTOCOLS) as ws:
             return cast("dict[str, ScopeEntry]", json.loads(await _bounded(ws.recv())))
 
     async def shapes(self) -> tuple[list[MessageShape], list[str | bytes]]:
@@ -252,7 +275,7 @@ class _Probe:
                 empties.append(reply)
         return cast("list[MessageShape]", json.loads(reply)), empties
 
-    async def accept_headers(self) -> AcceptSeen:
+    async def accept(self) -> AcceptSeen:
         key = uuid.uuid4().hex
         async with self._connect(f"/accept-headers?id={key}") as ws:
             header = ws.response.headers.get(ACCEPT_HEADER[0].decode()) if ws.response else None
@@ -299,11 +322,27 @@ class _Probe:
         return cast(DisconnectSeen, await self._report(key))
 
     async def send_after_gone(self, *, abrupt: bool) -> GoneSeen:
+        """Leave while the app is not receiving, then wake it to send.
+
+        A clean leave is what a client with a one-second close timeout does:
+        send the close frame, wait up to a second for the answer, close TCP.
+        """
         key = uuid.uuid4().hex
-        await self._leave(f"/send-after-gone?id={key}", "fin" if abrupt else "clean")
+
+        def leave() -> bool | None:
+            with self._open(f"/send-after-gone?id={key}") as handshake:
+                if abrupt:
+                    return None
+                return handshake.send_close(
+                    CLIENT_CLOSE_CODE, CLIENT_CLOSE_REASON, timeout=HANG_TIMEOUT
+                )
+
+        answered = await asyncio.to_thread(leave)
         async with self._connect(f"/signal?id={key}") as ws:
             await _closed(ws)
-        return cast(GoneSeen, await self._report(key))
+        seen = cast(GoneSeen, await self._report(key))
+        seen["close_answered"] = answered
+        return seen
 
     async def app_close(self) -> AppCloseSeen:
         key = uuid.uuid4().hex
@@ -322,12 +361,16 @@ class _Probe:
         return "ok" if reply == str(size) else f"wrong reply {reply!r}"
 
     async def size_out(self, size: int) -> str:
+        key = uuid.uuid4().hex
         try:
-            async with self._connect(f"/size-out?n={size}") as ws:
+            async with self._connect(f"/size-out?n={size}&id={key}") as ws:
                 data = await _bounded(ws.recv())
+            seen = "ok" if len(data) == size else f"got {len(data)} bytes"
         except ConnectionClosed as exc:
-            return f"closed {exc.rcvd.code if exc.rcvd else None}"
-        return "ok" if len(data) == size else f"got {len(data)} bytes"
+            seen = f"closed {exc.rcvd.code if exc.rcvd else None}"
+        sent = cast("dict[str, Outcome]", await self._report(key))["send"]
+        error = sent.get("error")
+        return f"{seen}; app send raised {error['type']}" if error else seen
 
     async def _leave(self, path: str, how: str) -> None:
         """Connect, then leave cleanly (close 4001 "bye") or drop TCP (``fin``/``rst``)."""
@@ -357,4 +400,3 @@ async def _closed(ws: ClientConnection) -> tuple[int | None, str | None]:
 
 async def _bounded(awaitable: Awaitable[_T]) -> _T:
     return await asyncio.wait_for(awaitable, STEP_TIMEOUT)
-

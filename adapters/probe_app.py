@@ -210,7 +210,11 @@ async def _size_in(scope: Scope, receive: Receive, send: Send, params: Mapping[s
 async def _size_out(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
     """Send ``?n=`` bytes, then wait for the client to close."""
     await send({"type": "websocket.accept"})
-    await send({"type": "websocket.send", "bytes": b"x" * int(params["n"])})
+    message = {"type": "websocket.send", "bytes": b"x" * int(params["n"])}
+    sent = await _call(send(message), limit=REPORT_TIMEOUT)
+    _finish(params, {"send": sent})
+    if sent["result"] != "ok":
+        await send({"type": "websocket.close", "code": 1011})
     await _drain(receive)
 
 
@@ -256,10 +260,10 @@ async def _drain(receive: Receive) -> Message:
     return message
 
 
-async def _call(awaitable: Awaitable[Message | None]) -> Outcome:
+async def _call(awaitable: Awaitable[Message | None], limit: float = HANG_TIMEOUT) -> Outcome:
     """Run one ASGI call with a deadline and describe what it did."""
     try:
-        with anyio.fail_after(HANG_TIMEOUT):
+        with anyio.fail_after(limit):
             result = await awaitable
     except TimeoutError:
         return {"result": "hung"}

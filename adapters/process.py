@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,8 @@ STOP_TIMEOUT: Final = 5.0
 _POLL_INTERVAL: Final = 0.05
 _LOG_TAIL_LINES: Final = 30
 _POSIX: Final = os.name == "posix"
+_pause: Final = threading.Event()
+"""Never set: ``_pause.wait(t)`` is the bounded pause between polls."""
 
 
 class RunningServer:
@@ -83,11 +86,31 @@ class RunningServer:
                 except subprocess.TimeoutExpired:
                     self._signal(signal.SIGKILL)
                     self._process.wait(timeout)
-            # Workers that outlived their parent (granian, hypercorn --workers) die too.
-            self._signal(signal.SIGKILL)
+            # Helpers that outlive the main process (hypercorn's multiprocessing resource
+            # tracker, granian workers) get a moment to exit on their own, then SIGKILL.
+            if not self._group_gone(timeout):
+                self._signal(signal.SIGKILL)
+                self._group_gone(timeout)
         finally:
             self._final_log = self.log_path.read_text(encoding="utf-8", errors="replace")
             self.log_path.unlink(missing_ok=True)
+
+    def _group_gone(self, timeout: float) -> bool:
+        """Wait until no process of the server's group is left (zombies included)."""
+        if not _POSIX:
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                os.killpg(self._process.pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+            if time.monotonic() >= deadline:
+                return False
+            # Not our children, so nothing to wait on: poll, briefly.
+            _pause.wait(_POLL_INTERVAL / 5)
 
     def _signal(self, signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

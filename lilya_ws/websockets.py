@@ -507,42 +507,72 @@ class WebSocket(Mapping[str, Any]):
 
     # Receiving data.
 
-    async def _receive_payload(self) -> str | bytes:
-        """The next data message's payload; ``WebSocketDisconnect`` when the peer left."""
+    async def _next_message(self) -> Mapping[str, Any]:
+        """The next message for a data receive, off the fast path: checks state, timeout."""
         if self.application_state is not CONNECTED or self.client_state is not CONNECTED:
             self._refuse_receive()
         timeout = self.receive_timeout
-        message = await (
-            self._receive() if timeout is None else wait_with_timeout(self._receive(), timeout)
-        )
-        if message["type"] == "websocket.receive":
-            payload = message.get("text")
-            if payload is None:
-                payload = message.get("bytes")
-            if not isinstance(payload, (str, bytes)):
-                raise WebSocketStateError(f"The server sent a message without payload: {message!r}")
-            limit = self.max_message_size
-            if limit is not None and len(payload) > limit // 4:
-                await self._check_size(payload, limit)
-            return payload
-        if message["type"] == "websocket.disconnect":
+        if timeout is None:
+            return await self._receive()
+        return await wait_with_timeout(self._receive(), timeout)
+
+    @overload
+    async def _payload_of(self, message: Mapping[str, Any], kind: type[str]) -> str: ...
+
+    @overload
+    async def _payload_of(self, message: Mapping[str, Any], kind: type[bytes]) -> bytes: ...
+
+    async def _payload_of(self, message: Mapping[str, Any], kind: type[str | bytes]) -> str | bytes:
+        """Off the fast path: the payload of ``kind``, or the error that explains why not."""
+        mtype = message["type"]
+        if mtype == "websocket.disconnect":
             self.client_state = DISCONNECTED
             raise WebSocketDisconnect(*self._record_disconnect(message))
-        raise WebSocketStateError(f'Unexpected "{message["type"]}" while the client is CONNECTED')
+        if mtype != "websocket.receive":
+            raise WebSocketStateError(f'Unexpected "{mtype}" while the client is CONNECTED')
+        payload = message.get("text")
+        if payload is None:
+            payload = message.get("bytes")
+        if not isinstance(payload, (str, bytes)):
+            raise WebSocketStateError(f"The server sent a message without payload: {message!r}")
+        limit = self.max_message_size
+        if limit is not None and len(payload) > limit // 4:
+            await self._check_size(payload, limit)
+        if not isinstance(payload, kind):
+            raise UnexpectedMessageType("text" if kind is str else "bytes", payload)
+        return payload
 
     async def receive_text(self) -> str:
         """Receive a text message; a binary one raises ``UnexpectedMessageType``."""
-        payload = await self._receive_payload()
-        if type(payload) is str:
-            return payload
-        raise UnexpectedMessageType("text", payload)
+        if (
+            self.application_state is CONNECTED
+            and self.client_state is CONNECTED
+            and self.receive_timeout is None
+        ):
+            message = await self._receive()
+            if self.max_message_size is None and message["type"] == "websocket.receive":
+                text = message.get("text")
+                if isinstance(text, str):
+                    return text
+        else:
+            message = await self._next_message()
+        return await self._payload_of(message, str)
 
     async def receive_bytes(self) -> bytes:
         """Receive a binary message; a text one raises ``UnexpectedMessageType``."""
-        payload = await self._receive_payload()
-        if type(payload) is bytes:
-            return payload
-        raise UnexpectedMessageType("bytes", payload)
+        if (
+            self.application_state is CONNECTED
+            and self.client_state is CONNECTED
+            and self.receive_timeout is None
+        ):
+            message = await self._receive()
+            if self.max_message_size is None and message["type"] == "websocket.receive":
+                data = message.get("bytes")
+                if isinstance(data, bytes):
+                    return data
+        else:
+            message = await self._next_message()
+        return await self._payload_of(message, bytes)
 
     @overload
     async def receive_json(self, mode: Mode = "text") -> Any: ...

@@ -1,0 +1,151 @@
+"""The server adapters: start, round-trip, stop, fail clearly, and declare measured dialects."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+
+from adapters import (
+    ADAPTERS,
+    PortInUseError,
+    RunningServer,
+    ServerAdapter,
+    ServerStartError,
+    ServerUnavailableError,
+    UnknownAdapterError,
+    get,
+    names,
+)
+from adapters.probe import PROBE_APP, capabilities_from, measure
+
+ROOT = Path(__file__).resolve().parents[1]
+ECHO_APP = "adapters.echo_app:app"
+TIMEOUT = 10.0
+
+Launch = Callable[..., RunningServer]
+
+
+def _gone(pid: int) -> bool:
+    """True once neither the process nor any member of its process group exists."""
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.fixture
+def launch() -> Iterator[Launch]:
+    """Start servers for a test and stop every one of them afterwards, pass or fail."""
+    started: list[RunningServer] = []
+
+    def start(adapter: ServerAdapter, app: str = ECHO_APP, **options: object) -> RunningServer:
+        if (reason := adapter.unavailable_reason()) is not None:
+            pytest.skip(f"{adapter.name} unavailable: {reason}")
+        server = adapter.start(app, cwd=ROOT, **options)  # type: ignore[arg-type]  # options are start()'s keywords
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+        assert _gone(server.pid), f"{server.name} left processes in group {server.pid}"
+
+
+def test_registry_has_exactly_the_seven_configurations() -> None:
+    assert names() == (
+        "uvicorn-websockets",
+        "uvicorn-websockets-sansio",
+        "uvicorn-wsproto",
+        "hypercorn-asyncio",
+        "hypercorn-trio",
+        "daphne",
+        "granian",
+    )
+    assert tuple(ADAPTERS) == names()
+    assert all(get(name).name == name for name in names())
+
+
+def test_unknown_name_is_a_lookup_error_listing_known_names() -> None:
+    with pytest.raises(UnknownAdapterError, match=r"nginx.*uvicorn-wsproto") as caught:
+        get("nginx")
+    assert isinstance(caught.value, LookupError)
+
+
+def test_missing_server_is_reported_unavailable() -> None:
+    adapter = dataclasses.replace(get("daphne"), modules=("no_such_server_module",))
+    reason = adapter.unavailable_reason()
+    assert reason is not None
+    assert "no_such_server_module" in reason
+    assert not adapter.available
+    with pytest.raises(ServerUnavailableError, match="daphne"):
+        adapter.start(ECHO_APP)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", names())
+async def test_echo_round_trip_then_stop(name: str, launch: Launch) -> None:
+    server = launch(get(name))
+    assert server.ws_url == f"ws://127.0.0.1:{server.port}"
+    async with connect(f"{server.ws_url}/echo", open_timeout=TIMEOUT) as ws:
+        await ws.send("héllo")
+        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "héllo"
+        await ws.send(b"\x00\xff")
+        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == b"\x00\xff"
+    server.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(server.pid, 0)
+    assert _gone(server.pid)
+    assert isinstance(server.log(), str)
+    assert not server.log_path.exists()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", names())
+def test_bad_app_path_fails_with_the_log_tail(name: str, launch: Launch) -> None:
+    with pytest.raises(ServerStartError) as caught:
+        launch(get(name), "adapters.no_such_module:app", timeout=TIMEOUT)
+    message = str(caught.value)
+    assert message.startswith(f"{name}: ")
+    assert "no_such_module" in caught.value.log_tail, message
+
+
+@pytest.mark.integration
+def test_taken_port_fails_before_starting(launch: Launch) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"uvicorn-wsproto: port 127.0.0.1:{port}"):
+            launch(get("uvicorn-wsproto"), port=port)
+
+
+@pytest.mark.integration
+def test_explicit_free_port_is_used(launch: Launch) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = launch(get("uvicorn-wsproto"), port=port)
+    assert server.port == port
+
+
+@pytest.mark.integration
+def test_readiness_needs_a_completed_handshake(launch: Launch) -> None:
+    with pytest.raises(ServerStartError, match=r"within 2s .*HTTP 403"):
+        launch(get("uvicorn-wsproto"), PROBE_APP, ready_path="/close-before-accept", timeout=2.0)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", names())
+async def test_declared_capabilities_are_what_the_probe_measures(name: str, launch: Launch) -> None:
+    adapter = get(name)
+    server = launch(adapter, PROBE_APP)
+    dialect = await asyncio.wait_for(measure(server), 60)
+    assert capabilities_from(dialect) == adapter.capabilities

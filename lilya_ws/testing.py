@@ -126,6 +126,7 @@ DIALECTS: Final[Mapping[str, Dialect]] = {
         drops_empty_sends=True,
         accept_headers=False,
         close_reason=False,
+        streamed_denial=False,
     ),
     "granian": Dialect(
         "granian",

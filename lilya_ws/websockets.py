@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import sys
 import warnings
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, overload
@@ -179,22 +178,22 @@ class WebSocket(Mapping[str, Any]):
     """
 
     __slots__ = (
+        "_app_state",
         "_capabilities",
+        "_client_state",
         "_codec",
         "_cookies",
+        "_fast_receive",
+        "_fast_send",
         "_headers",
-        "_max_send",
-        "_min_send",
+        "_max_message_size",
         "_query_params",
         "_receive",
+        "_receive_timeout",
         "_send",
         "_url",
-        "application_state",
-        "client_state",
         "close_code",
         "close_reason",
-        "max_message_size",
-        "receive_timeout",
         "scope",
     )
 
@@ -215,10 +214,11 @@ class WebSocket(Mapping[str, Any]):
         # The one place the typing schools meet: every message passed is ASGI-valid.
         self._send: Callable[[Any], Any] = send
         self._codec: JSONCodec = json_codec or _DEFAULT_CODEC
-        self.max_message_size = max_message_size
-        self.receive_timeout = receive_timeout
-        self.client_state: WebSocketState = CONNECTING
-        self.application_state: WebSocketState = CONNECTING
+        self._max_message_size = max_message_size
+        self._receive_timeout = receive_timeout
+        self._client_state = CONNECTING
+        self._app_state = CONNECTING
+        self._fast_send = self._fast_receive = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self._capabilities: Capabilities | None = None
@@ -226,10 +226,59 @@ class WebSocket(Mapping[str, Any]):
         self._headers: Headers | None = None
         self._query_params: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
-        # Bounds on a sent payload's len(), narrowed at accept() for servers that
-        # drop empty or big messages (ServerQuirks); checked in one comparison.
-        self._min_send = 0
-        self._max_send = sys.maxsize
+
+    # State, and the two flags the hot paths test instead of it.
+
+    @property
+    def application_state(self) -> WebSocketState:
+        """Where the application's side stands (what it has sent)."""
+        return self._app_state
+
+    @application_state.setter
+    def application_state(self, state: WebSocketState) -> None:
+        self._app_state = state
+        self._refresh()
+
+    @property
+    def client_state(self) -> WebSocketState:
+        """Where the client's side stands (what the server has delivered)."""
+        return self._client_state
+
+    @client_state.setter
+    def client_state(self, state: WebSocketState) -> None:
+        self._client_state = state
+        self._refresh()
+
+    @property
+    def max_message_size(self) -> int | None:
+        """Largest message (UTF-8 bytes for text) a receive accepts; bigger closes 1009."""
+        return self._max_message_size
+
+    @max_message_size.setter
+    def max_message_size(self, size: int | None) -> None:
+        self._max_message_size = size
+        self._refresh()
+
+    @property
+    def receive_timeout(self) -> float | None:
+        """Seconds a receive waits before raising ``ReceiveTimeout``; None waits forever."""
+        return self._receive_timeout
+
+    @receive_timeout.setter
+    def receive_timeout(self, seconds: float | None) -> None:
+        self._receive_timeout = seconds
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Recompute the hot-path flags: both sides open, and nothing that needs a check."""
+        is_open = self._app_state is CONNECTED and self._client_state is CONNECTED
+        quirks = self.capabilities.quirks if is_open else None
+        self._fast_send = is_open and not (
+            quirks is not None and (quirks.drops_empty_messages or quirks.max_send_size)
+        )
+        self._fast_receive = (
+            is_open and self._receive_timeout is None and self._max_message_size is None
+        )
 
     # The scope, read-only.
 
@@ -376,10 +425,6 @@ class WebSocket(Mapping[str, Any]):
             self._refuse_send(mtype)
         if mtype == "websocket.accept":
             message = self._checked_accept(message)
-            quirks = self.capabilities.quirks
-            self._min_send = 1 if quirks.drops_empty_messages else 0
-            if quirks.max_send_size is not None:
-                self._max_send = quirks.max_send_size // 4  # a UTF-8 char is at most 4 bytes
             if self.client_state is CONNECTING:
                 await self._await_connect()
         elif mtype == "websocket.close":
@@ -473,28 +518,26 @@ class WebSocket(Mapping[str, Any]):
     # Sending data.
 
     async def send_text(self, data: str) -> None:
-        if self.application_state is not CONNECTED or self.client_state is DISCONNECTED:
-            self._refuse_send("websocket.send")
-        if not isinstance(data, str):
-            raise InvalidMessage(f"send_text() takes a str, not {type(data).__name__}")
-        if not self._min_send <= len(data) <= self._max_send:
-            self._check_send_size(data)
-        try:
-            await self._send({"type": "websocket.send", "text": data})
-        except _SERVER_SEND_ERRORS as exc:
-            raise self._lost() from exc
+        """Send a text message; checks and errors are those of ``send()``."""
+        if self._fast_send and data.__class__ is str:
+            try:
+                await self._send({"type": "websocket.send", "text": data})
+            except _SERVER_SEND_ERRORS as exc:
+                raise self._lost() from exc
+        else:
+            await self.send({"type": "websocket.send", "text": data})
 
-    async def send_bytes(self, data: bytes) -> None:
-        if self.application_state is not CONNECTED or self.client_state is DISCONNECTED:
-            self._refuse_send("websocket.send")
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise InvalidMessage(f"send_bytes() takes bytes, not {type(data).__name__}")
-        if not self._min_send <= len(data) <= self._max_send:
-            self._check_send_size(data)
-        try:
-            await self._send({"type": "websocket.send", "bytes": bytes(data)})
-        except _SERVER_SEND_ERRORS as exc:
-            raise self._lost() from exc
+    async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
+        """Send a binary message (``bytearray`` and ``memoryview`` are copied to bytes)."""
+        if self._fast_send and data.__class__ is bytes:
+            try:
+                await self._send({"type": "websocket.send", "bytes": data})
+            except _SERVER_SEND_ERRORS as exc:
+                raise self._lost() from exc
+        else:
+            if isinstance(data, (bytearray, memoryview)):
+                data = bytes(data)
+            await self.send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, data: Any, mode: Mode = "text") -> None:
         """Send ``data`` as JSON in a text frame, or a binary one with ``mode="binary"``."""
@@ -544,13 +587,9 @@ class WebSocket(Mapping[str, Any]):
 
     async def receive_text(self) -> str:
         """Receive a text message; a binary one raises ``UnexpectedMessageType``."""
-        if (
-            self.application_state is CONNECTED
-            and self.client_state is CONNECTED
-            and self.receive_timeout is None
-        ):
+        if self._fast_receive:
             message = await self._receive()
-            if self.max_message_size is None and message["type"] == "websocket.receive":
+            if message["type"] == "websocket.receive":
                 text = message.get("text")
                 if isinstance(text, str):
                     return text
@@ -560,13 +599,9 @@ class WebSocket(Mapping[str, Any]):
 
     async def receive_bytes(self) -> bytes:
         """Receive a binary message; a text one raises ``UnexpectedMessageType``."""
-        if (
-            self.application_state is CONNECTED
-            and self.client_state is CONNECTED
-            and self.receive_timeout is None
-        ):
+        if self._fast_receive:
             message = await self._receive()
-            if self.max_message_size is None and message["type"] == "websocket.receive":
+            if message["type"] == "websocket.receive":
                 data = message.get("bytes")
                 if isinstance(data, bytes):
                     return data
@@ -673,9 +708,12 @@ class WebSocket(Mapping[str, Any]):
         return code, reason
 
     def _lost(self) -> WebSocketDisconnect:
-        """The server failed to send because the peer is gone: code 1006."""
+        """The server failed to send because the peer is gone: code 1006.
+
+        Only the client side is over: later sends raise ``WebSocketDisconnect``
+        again, and ``close()`` is a no-op.
+        """
         self.client_state = DISCONNECTED
-        self.application_state = DISCONNECTED
         if self.close_code is None:
             self.close_code, self.close_reason = ABNORMAL_CLOSURE, ""
         return WebSocketDisconnect(self.close_code, self.close_reason or "")

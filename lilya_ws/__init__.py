@@ -3,9 +3,11 @@
 from lilya_ws.capabilities import Capabilities
 from lilya_ws.datastructures import URL, Address, Headers, QueryParams, State
 from lilya_ws.errors import (
+    ConnectionClosed,
     DenialResponseUnsupported,
     InvalidJSON,
     InvalidMessage,
+    InvalidMode,
     LilyaWSError,
     MessageTooLarge,
     OriginNotAllowed,
@@ -23,10 +25,12 @@ __all__ = [
     "URL",
     "Address",
     "Capabilities",
+    "ConnectionClosed",
     "DenialResponseUnsupported",
     "Headers",
     "InvalidJSON",
     "InvalidMessage",
+    "InvalidMode",
     "JSONCodec",
     "LilyaWSError",
     "MessageTooLarge",

@@ -39,7 +39,7 @@ class URL(str):
     def from_scope(cls, scope: Mapping[str, Any]) -> URL:
         """Rebuild the URL the client asked for; ``ws`` when the scope has no scheme."""
         scheme = scope.get("scheme") or "ws"
-        path = scope.get("root_path", "") + scope["path"]
+        path = scope["path"]  # ASGI: path already includes root_path
         query = scope.get("query_string", b"")
         host = None
         for name, value in scope["headers"]:

@@ -2,9 +2,13 @@
 
     LilyaWSError
     ├── WebSocketDisconnect            the peer is gone (close code and reason kept)
+    │   └── ConnectionClosed           ... and the app used the connection again (also a
+    │                                  WebSocketStateError, so a RuntimeError)
     ├── WebSocketStateError            RuntimeError: not allowed in the current state
     │   └── DenialResponseUnsupported  the server lacks ``websocket.http.response``
     ├── InvalidMessage                 ValueError: the app asked to send something invalid
+    │   └── InvalidMode                ... a JSON mode other than "text"/"binary" (also a
+    │                                  WebSocketStateError, as Starlette and Lilya raise)
     ├── UnexpectedMessageType          TypeError: text arrived where bytes were expected,
     │                                  or the reverse (the payload is kept)
     ├── InvalidJSON                    ValueError: the payload is not JSON (payload kept)
@@ -19,9 +23,11 @@ the application asked for (an accept header, a close reason).
 from __future__ import annotations
 
 __all__ = [
+    "ConnectionClosed",
     "DenialResponseUnsupported",
     "InvalidJSON",
     "InvalidMessage",
+    "InvalidMode",
     "LilyaWSError",
     "MessageTooLarge",
     "OriginNotAllowed",
@@ -44,6 +50,10 @@ class WebSocketDisconnect(LilyaWSError):
     with their own bases. ``code`` is always a plain ``int`` (1006 when the
     connection dropped without a close frame), ``reason`` a ``str``.
     """
+
+    # Class defaults for test clients that subclass it without calling __init__.
+    code: int = 1000
+    reason: str = ""
 
     def __init__(self, code: int = 1000, reason: str | None = None) -> None:
         self.code = int(code)
@@ -68,6 +78,23 @@ class InvalidMessage(LilyaWSError, ValueError):
     """The application asked to send something the protocol forbids.
 
     Raised before anything reaches the server: nothing was sent.
+    """
+
+
+class InvalidMode(InvalidMessage, WebSocketStateError):
+    """A JSON ``mode`` other than ``"text"`` or ``"binary"``.
+
+    Also a ``RuntimeError``, which is what Starlette and Lilya raise for it.
+    """
+
+
+class ConnectionClosed(WebSocketDisconnect, WebSocketStateError):
+    """The connection is over and the application tried to use it again.
+
+    A ``WebSocketDisconnect`` (loops that end on it still end) and a
+    ``RuntimeError``, which is what Starlette and Lilya raise on a second
+    receive after a disconnect. lilya_ws raises it at once: it never waits on
+    a server that will not answer.
     """
 
 

@@ -29,9 +29,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, overlo
 from lilya_ws.capabilities import ACCEPT_HEADERS_SPEC, CLOSE_REASON_SPEC, Capabilities
 from lilya_ws.datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
 from lilya_ws.errors import (
+    ConnectionClosed,
     DenialResponseUnsupported,
     InvalidJSON,
     InvalidMessage,
+    InvalidMode,
     MessageTooLarge,
     ReceiveTimeout,
     ServerCapabilityWarning,
@@ -104,6 +106,18 @@ CLIENT_TRANSITIONS: Final[Mapping[tuple[WebSocketState, str], WebSocketState]] =
     (CONNECTED, "websocket.disconnect"): DISCONNECTED,
 }
 """What the server may deliver in each client state, and where it leads."""
+
+_SENDABLE: Final[Mapping[WebSocketState, list[str]]] = {
+    state: list(
+        dict.fromkeys(
+            "websocket.http.response.body" if event == _BODY_END else event
+            for from_state, event in APP_TRANSITIONS
+            if from_state is state
+        )
+    )
+    for state in WebSocketState
+}
+"""The message types the application may send in each state, from the table."""
 
 _SEND_HINTS: Final[Mapping[WebSocketState, str]] = {
     CONNECTING: "the handshake is not done: call accept() (or close()) first",
@@ -465,14 +479,13 @@ class WebSocket(Mapping[str, Any]):
         ``subprotocol`` must be one the client offered; ``headers`` are raw byte
         pairs (lowercase names). Raises ``InvalidMessage`` before sending otherwise.
         """
-        message: dict[str, Any] = {"type": "websocket.accept", "subprotocol": subprotocol}
-        if headers is not None:
-            message["headers"] = list(headers)
-        await self.send(message)
+        await self.send(
+            {"type": "websocket.accept", "subprotocol": subprotocol, "headers": list(headers or ())}
+        )
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str | None = None) -> None:
         """Close the connection; before ``accept()`` every server answers HTTP 403."""
-        await self.send({"type": "websocket.close", "code": code, "reason": reason})
+        await self.send({"type": "websocket.close", "code": code, "reason": reason or ""})
 
     async def send_denial_response(self, response: DenialResponse) -> None:
         """Answer the handshake with an HTTP response instead of accepting it.
@@ -482,8 +495,9 @@ class WebSocket(Mapping[str, Any]):
         """
         if not self.capabilities.denial_response:
             raise DenialResponseUnsupported(
-                "The server does not support the WebSocket Denial Response extension "
-                "(websocket.http.response); close() before accept() sends HTTP 403 instead"
+                "The server doesn't support the Websocket Denial Response extension. "
+                "(websocket.http.response is not in the scope's extensions; "
+                "close() before accept() answers HTTP 403 instead)"
             )
         if self.application_state is not CONNECTING:
             self._refuse_send("websocket.http.response.start")
@@ -494,6 +508,9 @@ class WebSocket(Mapping[str, Any]):
 
         async def send_http(message: MutableMapping[str, Any]) -> None:
             mtype = message.get("type")
+            if mtype in ("websocket.http.response.start", "websocket.http.response.body"):
+                # Starlette's and Lilya's responses prefix the type themselves.
+                mtype = mtype.removeprefix("websocket.")
             if mtype not in ("http.response.start", "http.response.body"):
                 raise InvalidMessage(
                     f"A denial response can only send HTTP messages, not {mtype!r}"
@@ -546,7 +563,7 @@ class WebSocket(Mapping[str, Any]):
         elif mode == "binary":
             await self.send_bytes(self._codec.encode_bytes(data))
         else:
-            raise InvalidMessage(f'mode must be "text" or "binary", not {mode!r}')
+            raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
 
     # Receiving data.
 
@@ -629,7 +646,7 @@ class WebSocket(Mapping[str, Any]):
         elif mode == "binary":
             payload = await self.receive_bytes()
         else:
-            raise InvalidMessage(f'mode must be "text" or "binary", not {mode!r}')
+            raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
         try:
             value = self._codec.decode(payload)
         except ValueError as exc:
@@ -681,8 +698,13 @@ class WebSocket(Mapping[str, Any]):
         if self.client_state is DISCONNECTED and self.application_state is not DISCONNECTED:
             self._raise_closed()
         state = self.application_state
+        allowed = [f'"{name}"' for name in _SENDABLE[state]]
+        expected = (
+            " or ".join((", ".join(allowed[:-1]), allowed[-1])) if allowed[1:] else "".join(allowed)
+        )
+        prefix = f"Expected ASGI message {expected}, but got {mtype!r}. " if allowed else ""
         raise WebSocketStateError(
-            f'Cannot send "{mtype}": {_SEND_HINTS[state]} (state {state.name})'
+            f'{prefix}Cannot send "{mtype}": {_SEND_HINTS[state]} (state {state.name})'
         )
 
     def _refuse_receive(self) -> NoReturn:
@@ -697,9 +719,7 @@ class WebSocket(Mapping[str, Any]):
 
     def _raise_closed(self) -> NoReturn:
         code = self.close_code
-        raise WebSocketDisconnect(
-            ABNORMAL_CLOSURE if code is None else code, self.close_reason or ""
-        )
+        raise ConnectionClosed(ABNORMAL_CLOSURE if code is None else code, self.close_reason or "")
 
     def _record_disconnect(self, message: Mapping[str, Any]) -> tuple[int, str]:
         code, reason = _disconnect_fields(message)

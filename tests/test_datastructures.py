@@ -37,7 +37,7 @@ def test_url_is_its_text_and_exposes_its_parts() -> None:
             {"headers": [], "server": ("h", 8000), "path": "/a", "query_string": b"b=1"},
             "ws://h:8000/a?b=1",
         ),
-        ({"headers": [], "root_path": "/api", "path": "/ws"}, "ws:///api/ws"),
+        ({"headers": [], "root_path": "/api", "path": "/api/ws"}, "ws:///api/ws"),  # path has it
     ],
 )
 def test_url_from_scope_defaults_to_ws_scheme(scope: dict[str, Any], expected: str) -> None:

@@ -217,7 +217,7 @@ async def test_unknown_json_mode_is_a_clear_error(mode: Any) -> None:
         await ws.send_json({}, mode=mode)
     with pytest.raises(InvalidMessage, match="mode must be"):
         await ws.receive_json(mode=mode)
-    assert rec.sent == [{"type": "websocket.accept", "subprotocol": None}]
+    assert rec.sent == [{"type": "websocket.accept", "subprotocol": None, "headers": []}]
 
 
 # Handshake: subprotocol, headers, denial.
@@ -329,7 +329,7 @@ async def test_invalid_close_is_refused_before_sending(code: Any, reason: Any, m
     await ws.accept()
     with pytest.raises(InvalidMessage, match=match):
         await ws.close(code, reason)
-    assert rec.sent == [{"type": "websocket.accept", "subprotocol": None}]
+    assert rec.sent == [{"type": "websocket.accept", "subprotocol": None, "headers": []}]
     assert ws.application_state is WebSocketState.CONNECTED
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: lilya_ws against raw ASGI, Starlette and Lilya (see bench/README.md)."""

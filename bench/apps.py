@@ -1,0 +1,363 @@
+"""The echo apps the benchmarks compare, one per framework and workload.
+
+Each framework's app does the same work through its own API: raw ASGI (the
+floor), Starlette's ``WebSocket``, Lilya's ``WebSocket`` and lilya_ws's
+``WebSocket``. ``APPS[framework][workload]`` is what ``bench/inprocess.py``
+times; ``raw_echo``, ``starlette_echo``, ``lilya_echo`` and ``lilya_ws_echo``
+are the same text echoes wrapped for a real server (lifespan, HTTP 404), for
+``bench/endtoend.py``.
+
+Example: ``python -m uvicorn bench.apps:lilya_ws_echo``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any, Final, Literal, TypeAlias
+
+import orjson
+from lilya.websockets import WebSocket as LilyaWebSocket
+from lilya.websockets import WebSocketDisconnect as LilyaDisconnect
+from starlette.websockets import WebSocket as StarletteWebSocket
+from starlette.websockets import WebSocketDisconnect as StarletteDisconnect
+
+from lilya_ws import OrjsonCodec
+from lilya_ws import WebSocket as LilyaWSWebSocket
+from lilya_ws import WebSocketDisconnect as LilyaWSDisconnect
+
+__all__ = [
+    "APPS",
+    "ECHO_PATHS",
+    "FRAMEWORKS",
+    "WORKLOADS",
+    "ASGIApp",
+    "Framework",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "Workload",
+    "echo_by_path",
+    "lilya_echo",
+    "lilya_ws_echo",
+    "raw_echo",
+    "starlette_echo",
+]
+
+# Starlette's and Lilya's vocabulary: the one all three WebSocket classes accept.
+Message: TypeAlias = MutableMapping[str, Any]
+Scope: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+Framework: TypeAlias = Literal["raw", "starlette", "lilya", "lilya_ws"]
+Workload: TypeAlias = Literal["text", "bytes", "json", "json_orjson", "iter_text", "connect"]
+FRAMEWORKS: Final[tuple[Framework, ...]] = ("raw", "starlette", "lilya", "lilya_ws")
+WORKLOADS: Final[tuple[Workload, ...]] = (
+    "text",
+    "bytes",
+    "json",
+    "json_orjson",
+    "iter_text",
+    "connect",
+)
+
+ORJSON_CODEC: Final = OrjsonCodec()
+# What every stdlib-JSON app sends: compact and UTF-8, built once (the floor for raw).
+_dumps: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads: Final = json.loads
+
+# Raw ASGI: the floor. Each app checks only what a correct raw app must check.
+
+
+async def raw_text(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] == "websocket.receive":
+        await send({"type": "websocket.send", "text": message["text"]})
+
+
+async def raw_bytes(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] == "websocket.receive":
+        await send({"type": "websocket.send", "bytes": message["bytes"]})
+
+
+async def raw_json(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] == "websocket.receive":
+        await send({"type": "websocket.send", "text": _dumps(_loads(message["text"]))})
+
+
+async def raw_json_orjson(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    dumps, loads = orjson.dumps, orjson.loads
+    while (message := await receive())["type"] == "websocket.receive":
+        await send({"type": "websocket.send", "text": dumps(loads(message["text"])).decode()})
+
+
+async def raw_connect(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 1000})
+
+
+# Starlette.
+
+
+async def starlette_text(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = StarletteWebSocket(scope, receive, send)
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_text(await websocket.receive_text())
+    except StarletteDisconnect:
+        pass
+
+
+async def starlette_bytes(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = StarletteWebSocket(scope, receive, send)
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_bytes(await websocket.receive_bytes())
+    except StarletteDisconnect:
+        pass
+
+
+async def starlette_json(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = StarletteWebSocket(scope, receive, send)
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_json(await websocket.receive_json())
+    except StarletteDisconnect:
+        pass
+
+
+async def starlette_iter_text(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = StarletteWebSocket(scope, receive, send)
+    await websocket.accept()
+    async for text in websocket.iter_text():
+        await websocket.send_text(text)
+
+
+async def starlette_connect(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = StarletteWebSocket(scope, receive, send)
+    await websocket.accept()
+    await websocket.close()
+
+
+# Lilya.
+
+
+async def lilya_text(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = LilyaWebSocket(scope, receive, send)
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_text(await websocket.receive_text())
+    except LilyaDisconnect:
+        pass
+
+
+async def lilya_bytes(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = LilyaWebSocket(scope, receive, send)
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_bytes(await websocket.receive_bytes())
+    except LilyaDisconnect:
+        pass
+
+
+async def lilya_json(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = LilyaWebSocket(scope, receive, send)
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_json(await websocket.receive_json())
+    except LilyaDisconnect:
+        pass
+
+
+async def lilya_iter_text(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = LilyaWebSocket(scope, receive, send)
+    await websocket.accept()
+    async for text in websocket.iter_text():
+        await websocket.send_text(text)
+
+
+async def lilya_connect(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = LilyaWebSocket(scope, receive, send)
+    await websocket.accept()
+    await websocket.close()
+
+
+# lilya_ws.
+
+
+async def lilya_ws_text(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = LilyaWSWebSocket(scope, receive, send)
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_text(await websocket.receive_text())
+    except LilyaWSDisconnect:
+        pass
+
+
+async def lilya_ws_bytes(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = LilyaWSWebSocket(scope, receive, send)
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_bytes(await websocket.receive_bytes())
+    except LilyaWSDisconnect:
+        pass
+
+
+async def lilya_ws_json(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = LilyaWSWebSocket(scope, receive, send)
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_json(await websocket.receive_json())
+    except LilyaWSDisconnect:
+        pass
+
+
+async def lilya_ws_json_orjson(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = LilyaWSWebSocket(scope, receive, send, json_codec=ORJSON_CODEC)
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_json(await websocket.receive_json())
+    except LilyaWSDisconnect:
+        pass
+
+
+async def lilya_ws_iter_text(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = LilyaWSWebSocket(scope, receive, send)
+    await websocket.accept()
+    async for text in websocket.iter_text():
+        await websocket.send_text(text)
+
+
+async def lilya_ws_connect(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = LilyaWSWebSocket(scope, receive, send)
+    await websocket.accept()
+    await websocket.close()
+
+
+APPS: Final[Mapping[Framework, Mapping[Workload, ASGIApp]]] = {
+    "raw": {
+        "text": raw_text,
+        "bytes": raw_bytes,
+        "json": raw_json,
+        "json_orjson": raw_json_orjson,
+        "iter_text": raw_text,
+        "connect": raw_connect,
+    },
+    "starlette": {
+        "text": starlette_text,
+        "bytes": starlette_bytes,
+        "json": starlette_json,
+        # Starlette has no codec option: its stdlib json is what a user gets.
+        "json_orjson": starlette_json,
+        "iter_text": starlette_iter_text,
+        "connect": starlette_connect,
+    },
+    "lilya": {
+        "text": lilya_text,
+        "bytes": lilya_bytes,
+        "json": lilya_json,
+        "json_orjson": lilya_json,
+        "iter_text": lilya_iter_text,
+        "connect": lilya_connect,
+    },
+    "lilya_ws": {
+        "text": lilya_ws_text,
+        "bytes": lilya_ws_bytes,
+        "json": lilya_ws_json,
+        "json_orjson": lilya_ws_json_orjson,
+        "iter_text": lilya_ws_iter_text,
+        "connect": lilya_ws_connect,
+    },
+}
+"""``APPS[framework][workload]``: the app ``bench/inprocess.py`` times."""
+
+
+# Served apps for bench/endtoend.py: text echo, plus what a real server also sends.
+
+
+def _served(echo: ASGIApp) -> ASGIApp:
+    """Wrap a WebSocket echo so servers get lifespan answers and HTTP a 404."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await echo(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        else:
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"WebSocket only\n"})
+
+    return app
+
+
+async def _raw_served_echo(scope: Scope, receive: Receive, send: Send) -> None:
+    """Raw echo for real servers: some send ``text`` and ``bytes`` both, one ``None``."""
+    while True:
+        message = await receive()
+        mtype = message["type"]
+        if mtype == "websocket.receive":
+            text = message.get("text")
+            if text is not None:
+                await send({"type": "websocket.send", "text": text})
+            else:
+                await send({"type": "websocket.send", "bytes": message.get("bytes")})
+        elif mtype == "websocket.connect":
+            await send({"type": "websocket.accept"})
+        else:
+            return
+
+
+raw_echo: Final = _served(_raw_served_echo)
+starlette_echo: Final = _served(starlette_text)
+lilya_echo: Final = _served(lilya_text)
+lilya_ws_echo: Final = _served(lilya_ws_text)
+
+ECHO_PATHS: Final[Mapping[Framework, str]] = {
+    "raw": "/raw",
+    "starlette": "/starlette",
+    "lilya": "/lilya",
+    "lilya_ws": "/lilya_ws",
+}
+"""Where ``echo_by_path`` serves each framework's text echo."""
+_ECHO_BY_PATH: Final[Mapping[str, ASGIApp]] = {
+    "/raw": _raw_served_echo,
+    "/starlette": starlette_text,
+    "/lilya": lilya_text,
+    "/lilya_ws": lilya_ws_text,
+}
+
+
+async def _dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+    await _ECHO_BY_PATH.get(scope["path"], _raw_served_echo)(scope, receive, send)
+
+
+echo_by_path: Final = _served(_dispatch)
+"""All four echoes in one server (see ``ECHO_PATHS``; other paths get the raw echo), so
+they are compared in the same process, rotated round by round."""

@@ -1,0 +1,58 @@
+"""The benchmarks still run and every app's echo is verified; no timing is asserted.
+
+The scripts run as subprocesses (``python -m bench...`` from the repository
+root), as a user runs them, so their garbage-collector and tracemalloc
+settings stay out of the test process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_bench(module: str, output: Path, timeout: float) -> dict[str, object]:
+    """Run ``python -m module --smoke --json output`` and return the saved report."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, "--smoke", "--json", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    report: dict[str, object] = json.loads(output.read_text(encoding="utf-8"))
+    return report
+
+
+def test_inprocess_smoke_verifies_every_app(tmp_path: Path) -> None:
+    report = run_bench("bench.inprocess", tmp_path / "inprocess.json", timeout=120)
+    results = report["results"]
+    assert isinstance(results, list)
+    assert {(row["workload"], row["app"]) for row in results} == {
+        (workload, app)
+        for workload in ("text", "bytes", "json", "json_orjson", "iter_text", "connect")
+        for app in ("raw", "starlette", "lilya", "lilya_ws")
+    }
+    assert report["verified"] is True
+    assert all(row["verified"] for row in results), [r for r in results if not r["verified"]]
+    memory = report["memory_bytes_per_idle_websocket"]
+    assert isinstance(memory, dict)
+    assert set(memory) == {"lilya_ws", "starlette", "lilya"}
+
+
+@pytest.mark.integration
+def test_endtoend_smoke_verifies_every_app(tmp_path: Path) -> None:
+    report = run_bench("bench.endtoend", tmp_path / "endtoend.json", timeout=60)
+    results = report["results"]
+    assert isinstance(results, list)
+    assert {row["app"] for row in results} == {"none", "raw", "starlette", "lilya", "lilya_ws"}
+    assert report["verified"] is True
+    assert all(row["verified"] for row in results), [r for r in results if not r["verified"]]

@@ -23,10 +23,15 @@ from __future__ import annotations
 import contextlib
 import enum
 import warnings
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, overload
 
-from lilya_ws.capabilities import ACCEPT_HEADERS_SPEC, CLOSE_REASON_SPEC, Capabilities
+from lilya_ws.capabilities import (
+    ACCEPT_HEADERS_SPEC,
+    CLOSE_REASON_SPEC,
+    Capabilities,
+    identify_quirks,
+)
 from lilya_ws.datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
 from lilya_ws.errors import (
     ConnectionClosed,
@@ -64,6 +69,7 @@ __all__ = [
 
 Mode: TypeAlias = Literal["text", "binary"]
 T = TypeVar("T")
+P = TypeVar("P", str, bytes)
 
 NORMAL_CLOSURE: Final = 1000
 NO_STATUS_RECEIVED: Final = 1005
@@ -141,6 +147,7 @@ _CLOSE_REASONS: Final[Mapping[type[Exception], tuple[int, str]]] = {
 _INTERNAL_ERROR: Final = (1011, "Internal error")
 
 _DEFAULT_CODEC: Final = StdlibCodec()
+
 _SERVER_SEND_ERRORS: Final = (OSError, RuntimeError)
 """What servers raise when the peer is gone: uvicorn an ``OSError`` subclass
 (``ClientDisconnected``), others ``RuntimeError``; all mean code 1006."""
@@ -211,6 +218,13 @@ class WebSocket(Mapping[str, Any]):
         "scope",
     )
 
+    # Built on first use, so a connection pays only for what it reads.
+    _capabilities: Capabilities
+    _url: URL
+    _headers: Headers
+    _query_params: QueryParams
+    _cookies: dict[str, str]
+
     def __init__(
         self,
         scope: Mapping[str, Any],
@@ -235,11 +249,6 @@ class WebSocket(Mapping[str, Any]):
         self._fast_send = self._fast_receive = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
-        self._capabilities: Capabilities | None = None
-        self._url: URL | None = None
-        self._headers: Headers | None = None
-        self._query_params: QueryParams | None = None
-        self._cookies: dict[str, str] | None = None
 
     # State, and the two flags the hot paths test instead of it.
 
@@ -286,7 +295,7 @@ class WebSocket(Mapping[str, Any]):
     def _refresh(self) -> None:
         """Recompute the hot-path flags: both sides open, and nothing that needs a check."""
         is_open = self._app_state is CONNECTED and self._client_state is CONNECTED
-        quirks = self.capabilities.quirks if is_open else None
+        quirks = identify_quirks(self.scope) if is_open else None
         self._fast_send = is_open and not (
             quirks is not None and (quirks.drops_empty_messages or quirks.max_send_size)
         )
@@ -317,9 +326,11 @@ class WebSocket(Mapping[str, Any]):
     @property
     def capabilities(self) -> Capabilities:
         """What the server declares it supports (spec version, extensions)."""
-        if self._capabilities is None:
+        try:
+            return self._capabilities
+        except AttributeError:  # built on first use (an unset slot)
             self._capabilities = Capabilities.from_scope(self.scope)
-        return self._capabilities
+            return self._capabilities
 
     @property
     def spec_version(self) -> tuple[int, int]:
@@ -332,21 +343,27 @@ class WebSocket(Mapping[str, Any]):
 
     @property
     def url(self) -> URL:
-        if self._url is None:
+        try:
+            return self._url
+        except AttributeError:  # built on first use (an unset slot)
             self._url = URL.from_scope(self.scope)
-        return self._url
+            return self._url
 
     @property
     def headers(self) -> Headers:
-        if self._headers is None:
+        try:
+            return self._headers
+        except AttributeError:  # built on first use (an unset slot)
             self._headers = Headers(self.scope["headers"])
-        return self._headers
+            return self._headers
 
     @property
     def query_params(self) -> QueryParams:
-        if self._query_params is None:
+        try:
+            return self._query_params
+        except AttributeError:  # built on first use (an unset slot)
             self._query_params = QueryParams(self.scope.get("query_string", b""))
-        return self._query_params
+            return self._query_params
 
     @property
     def path_params(self) -> dict[str, Any]:
@@ -355,9 +372,11 @@ class WebSocket(Mapping[str, Any]):
 
     @property
     def cookies(self) -> dict[str, str]:
-        if self._cookies is None:
+        try:
+            return self._cookies
+        except AttributeError:  # built on first use (an unset slot)
             self._cookies = parse_cookies(self.headers.get("cookie", ""))
-        return self._cookies
+            return self._cookies
 
     @property
     def client(self) -> Address | None:
@@ -398,6 +417,11 @@ class WebSocket(Mapping[str, Any]):
         message = await (
             self._receive() if timeout is None else wait_with_timeout(self._receive(), timeout)
         )
+        return self._take(message)
+
+    def _take(self, message: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Move the client side through the table for a server message, and normalise it."""
+        state = self._client_state
         mtype = message.get("type")
         if not isinstance(mtype, str):
             raise WebSocketStateError(f"The server sent a message without a type: {message!r}")
@@ -451,20 +475,24 @@ class WebSocket(Mapping[str, Any]):
             if self.client_state is DISCONNECTED:
                 self._raise_closed()
             self._check_send_size(self._checked_payload(message))
+        await self._emit(message, next_state)
+
+    async def _emit(self, message: Mapping[str, Any], next_state: WebSocketState) -> None:
+        """Hand a checked message to the server and move the application side."""
         try:
             await self._send(message)
         except _SERVER_SEND_ERRORS as exc:
             raise self._lost() from exc
         self.application_state = next_state
         if next_state is DISCONNECTED and self.close_code is None:
-            code = message.get("code", NORMAL_CLOSURE) if mtype == "websocket.close" else None
-            self.close_code = ABNORMAL_CLOSURE if code is None else code
+            closing = message["type"] == "websocket.close"
+            self.close_code = message.get("code", NORMAL_CLOSURE) if closing else ABNORMAL_CLOSURE
             self.close_reason = message.get("reason") or ""
 
     async def _await_connect(self) -> None:
         """Consume the server's ``websocket.connect``; the client may have left already."""
-        await self.receive()
-        if self.client_state is DISCONNECTED:
+        self._take(await self._receive())
+        if self._client_state is DISCONNECTED:
             self._raise_closed()
 
     # Handshake.
@@ -479,12 +507,26 @@ class WebSocket(Mapping[str, Any]):
         ``subprotocol`` must be one the client offered; ``headers`` are raw byte
         pairs (lowercase names). Raises ``InvalidMessage`` before sending otherwise.
         """
+        if subprotocol is None and headers is None and self._app_state is CONNECTING:
+            # The common case has nothing to check: skip the generic path.
+            if self._client_state is CONNECTING:
+                await self._await_connect()
+            # A fresh message each time: middleware may append to its headers.
+            await self._emit(
+                {"type": "websocket.accept", "subprotocol": None, "headers": []}, CONNECTED
+            )
+            return
         await self.send(
             {"type": "websocket.accept", "subprotocol": subprotocol, "headers": list(headers or ())}
         )
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str | None = None) -> None:
         """Close the connection; before ``accept()`` every server answers HTTP 403."""
+        if code == NORMAL_CLOSURE and not reason and self._fast_send:
+            await self._emit(
+                {"type": "websocket.close", "code": NORMAL_CLOSURE, "reason": ""}, DISCONNECTED
+            )
+            return
         await self.send({"type": "websocket.close", "code": code, "reason": reason or ""})
 
     async def send_denial_response(self, response: DenialResponse) -> None:
@@ -556,14 +598,16 @@ class WebSocket(Mapping[str, Any]):
                 data = bytes(data)
             await self.send({"type": "websocket.send", "bytes": data})
 
-    async def send_json(self, data: Any, mode: Mode = "text") -> None:
-        """Send ``data`` as JSON in a text frame, or a binary one with ``mode="binary"``."""
+    def send_json(self, data: Any, mode: Mode = "text") -> Coroutine[Any, Any, None]:
+        """Send ``data`` as JSON in a text frame, or a binary one with ``mode="binary"``.
+
+        Encoding happens at the call, so an unencodable value raises right there.
+        """
         if mode == "text":
-            await self.send_text(self._codec.encode_text(data))
-        elif mode == "binary":
-            await self.send_bytes(self._codec.encode_bytes(data))
-        else:
-            raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
+            return self.send_text(self._codec.encode_text(data))
+        if mode == "binary":
+            return self.send_bytes(self._codec.encode_bytes(data))
+        raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
 
     # Receiving data.
 
@@ -576,13 +620,7 @@ class WebSocket(Mapping[str, Any]):
             return await self._receive()
         return await wait_with_timeout(self._receive(), timeout)
 
-    @overload
-    async def _payload_of(self, message: Mapping[str, Any], kind: type[str]) -> str: ...
-
-    @overload
-    async def _payload_of(self, message: Mapping[str, Any], kind: type[bytes]) -> bytes: ...
-
-    async def _payload_of(self, message: Mapping[str, Any], kind: type[str | bytes]) -> str | bytes:
+    async def _payload_of(self, message: Mapping[str, Any], kind: type[P]) -> P:
         """Off the fast path: the payload of ``kind``, or the error that explains why not."""
         mtype = message["type"]
         if mtype == "websocket.disconnect":
@@ -602,29 +640,48 @@ class WebSocket(Mapping[str, Any]):
             raise UnexpectedMessageType("text" if kind is str else "bytes", payload)
         return payload
 
-    async def receive_text(self) -> str:
-        """Receive a text message; a binary one raises ``UnexpectedMessageType``."""
+    async def _receive_payload(self, key: Literal["text", "bytes"], kind: type[P]) -> P:
+        """Receive one message's ``key`` payload; the body of receive_text/bytes."""
         if self._fast_receive:
             message = await self._receive()
             if message["type"] == "websocket.receive":
-                text = message.get("text")
-                if isinstance(text, str):
-                    return text
+                payload = message.get(key)
+                if isinstance(payload, kind):
+                    return payload
         else:
             message = await self._next_message()
-        return await self._payload_of(message, str)
+        return await self._payload_of(message, kind)
 
-    async def receive_bytes(self) -> bytes:
+    async def _iter_payloads(
+        self, key: Literal["text", "bytes"], kind: type[P]
+    ) -> AsyncGenerator[P, None]:
+        """Yield ``key`` payloads until the peer leaves; the body of iter_text/bytes.
+
+        The receive is written out here rather than awaited through
+        ``_receive_payload``: one coroutine less per message.
+        """
+        receive = self._receive
+        try:
+            while True:
+                if self._fast_receive:
+                    message = await receive()
+                    payload = message.get(key) if message["type"] == "websocket.receive" else None
+                    if isinstance(payload, kind):
+                        yield payload
+                        continue
+                else:
+                    message = await self._next_message()
+                yield await self._payload_of(message, kind)
+        except WebSocketDisconnect:
+            return
+
+    def receive_text(self) -> Coroutine[Any, Any, str]:
+        """Receive a text message; a binary one raises ``UnexpectedMessageType``."""
+        return self._receive_payload("text", str)
+
+    def receive_bytes(self) -> Coroutine[Any, Any, bytes]:
         """Receive a binary message; a text one raises ``UnexpectedMessageType``."""
-        if self._fast_receive:
-            message = await self._receive()
-            if message["type"] == "websocket.receive":
-                data = message.get("bytes")
-                if isinstance(data, bytes):
-                    return data
-        else:
-            message = await self._next_message()
-        return await self._payload_of(message, bytes)
+        return self._receive_payload("bytes", bytes)
 
     @overload
     async def receive_json(self, mode: Mode = "text") -> Any: ...
@@ -653,21 +710,13 @@ class WebSocket(Mapping[str, Any]):
             raise InvalidJSON(payload, str(exc)) from None
         return value if decoder is _UNSET else decoder(value)
 
-    async def iter_text(self) -> AsyncGenerator[str, None]:
+    def iter_text(self) -> AsyncGenerator[str, None]:
         """Yield text messages until the peer disconnects (the code stays on ``close_code``)."""
-        try:
-            while True:
-                yield await self.receive_text()
-        except WebSocketDisconnect:
-            pass
+        return self._iter_payloads("text", str)
 
-    async def iter_bytes(self) -> AsyncGenerator[bytes, None]:
+    def iter_bytes(self) -> AsyncGenerator[bytes, None]:
         """Yield binary messages until the peer disconnects."""
-        try:
-            while True:
-                yield await self.receive_bytes()
-        except WebSocketDisconnect:
-            pass
+        return self._iter_payloads("bytes", bytes)
 
     async def iter_json(self, mode: Mode = "text") -> AsyncGenerator[Any, None]:
         """Yield JSON messages until the peer disconnects."""

@@ -508,13 +508,19 @@ class WebSocket(Mapping[str, Any]):
         pairs (lowercase names). Raises ``InvalidMessage`` before sending otherwise.
         """
         if subprotocol is None and headers is None and self._app_state is CONNECTING:
-            # The common case has nothing to check: skip the generic path.
+            # The common case has nothing to check: the generic path, written out.
             if self._client_state is CONNECTING:
-                await self._await_connect()
-            # A fresh message each time: middleware may append to its headers.
-            await self._emit(
-                {"type": "websocket.accept", "subprotocol": None, "headers": []}, CONNECTED
-            )
+                message = await self._receive()
+                if message.get("type") != "websocket.connect":
+                    self._take(message)  # the client left, or the server broke the protocol
+                    self._raise_closed()
+                self._client_state = CONNECTED
+            try:
+                # A fresh message each time: middleware may append to its headers.
+                await self._send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+            except _SERVER_SEND_ERRORS as exc:
+                raise self._lost() from exc
+            self.application_state = CONNECTED
             return
         await self.send(
             {"type": "websocket.accept", "subprotocol": subprotocol, "headers": list(headers or ())}
@@ -523,9 +529,15 @@ class WebSocket(Mapping[str, Any]):
     async def close(self, code: int = NORMAL_CLOSURE, reason: str | None = None) -> None:
         """Close the connection; before ``accept()`` every server answers HTTP 403."""
         if code == NORMAL_CLOSURE and not reason and self._fast_send:
-            await self._emit(
-                {"type": "websocket.close", "code": NORMAL_CLOSURE, "reason": ""}, DISCONNECTED
-            )
+            # Nothing to check: the generic path, written out.
+            try:
+                await self._send({"type": "websocket.close", "code": code, "reason": ""})
+            except _SERVER_SEND_ERRORS as exc:
+                raise self._lost() from exc
+            self._app_state = DISCONNECTED
+            self._fast_send = self._fast_receive = False
+            if self.close_code is None:
+                self.close_code, self.close_reason = code, ""
             return
         await self.send({"type": "websocket.close", "code": code, "reason": reason or ""})
 

@@ -150,3 +150,26 @@ async def test_lilya_ws_hides_the_shape_difference() -> None:
         async with connect(typed, dialect=dialect) as ws:
             await ws.send_text("hello")
             assert await ws.receive_text() == "text,type"
+
+
+async def raw_sends_after_the_client_left(scope: Scope, receive: Receive, send: Send) -> None:
+    """Relies on send() after a disconnect being silent (true on hypercorn, daphne, granian)."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    await receive()  # the client's disconnect
+    await send({"type": "websocket.send", "text": "anyone there?"})
+
+
+@pytest.mark.parametrize("dialect", ["hypercorn", "daphne", "granian"])
+async def test_silent_send_after_close_passes_on_some_presets(dialect: str) -> None:
+    async with connect(raw_sends_after_the_client_left, dialect=dialect) as ws:
+        await ws.close()
+
+
+async def test_uvicorn_preset_catches_an_app_relying_on_silent_sends() -> None:
+    async def run() -> None:
+        async with connect(raw_sends_after_the_client_left, dialect="uvicorn") as ws:
+            await ws.close()
+
+    with pytest.raises(OSError, match="disconnected"):
+        await run()

@@ -305,7 +305,25 @@ class WebSocket(Mapping[str, Any]):
 
     # The scope, read-only.
 
+    @overload
+    def __getitem__(
+        self, key: Literal["type", "path", "scheme", "root_path", "http_version"]
+    ) -> str: ...
+
+    @overload
+    def __getitem__(self, key: Literal["query_string", "raw_path"]) -> bytes: ...
+
+    @overload
+    def __getitem__(self, key: Literal["headers"]) -> Iterable[tuple[bytes, bytes]]: ...
+
+    @overload
+    def __getitem__(self, key: Literal["subprotocols"]) -> Iterable[str]: ...
+
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+
     def __getitem__(self, key: str) -> Any:
+        """``websocket["path"]`` is ``scope["path"]``; well-known keys are typed."""
         return self.scope[key]
 
     def __iter__(self) -> Iterator[str]:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from typing_extensions import assert_type
+
 from lilya_ws.types import ASGIApp, Receive, Scope, Send
 from lilya_ws.websockets import WebSocket
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     websocket = WebSocket(scope=scope, receive=receive, send=send)
+    assert_type(websocket["path"], str)  # well-known scope keys are typed
+    assert_type(websocket["query_string"], bytes)
+    assert_type(websocket["anything"], Any)
+    assert_type(await websocket.receive_json(decoder=int), int)
     await websocket.accept()
     await websocket.send({"type": "websocket.send", "text": "raw, typed message"})
     await send({"type": "websocket.close"})  # optional keys may be left out

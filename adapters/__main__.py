@@ -3,7 +3,7 @@
 ::
 
     python -m adapters list
-    python -m adapters serve granian adapters.echo_app:app --port 8000
+    python -m adapters serve granian adapters.echo_app:app --port 8000 [--host 0.0.0.0]
     python -m adapters probe daphne hypercorn-trio --json dialects.json
 """
 
@@ -33,6 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("name", help="configuration name (see `list`)")
     serve.add_argument("app", help="the ASGI app as module:attr, importable from the cwd")
     serve.add_argument("--port", type=int, default=None, help="default: a free port")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (0.0.0.0 only inside a container, as docker-compose does)",
+    )
     probe = commands.add_parser("probe", help="measure configurations' WebSocket dialects")
     probe.add_argument("names", nargs="*", help="default: every available configuration")
     probe.add_argument("--json", type=Path, help="also write the raw observations here")
@@ -41,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return _list()
         if args.command == "serve":
-            return _serve(args.name, args.app, args.port)
+            return _serve(args.name, args.app, args.port, args.host)
         return _probe(args.names, args.json)
     except AdapterError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -58,12 +63,12 @@ def _list() -> int:
     return 0
 
 
-def _serve(name: str, app: str, port: int | None) -> int:
+def _serve(name: str, app: str, port: int | None, host: str) -> int:
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
-    with get(name).start(app, port=port) as server:
+    with get(name).start(app, port=port, host=host) as server:
         print(f"{name} serving {app} on {server.ws_url} (pid {server.pid}); Ctrl-C stops it")
         try:
             code = server.wait()

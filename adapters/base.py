@@ -82,6 +82,9 @@ class ServerCapabilities:
     send_after_disconnect: SendAfterClose
     """What ``send()`` does once the app has received ``websocket.disconnect``."""
     send_after_disconnect_error: str | None
+    standard_close_codes: bool
+    """The server sends a registered RFC 6455 code (1011) the app closes with; autobahn
+    (daphne) sends only 1000 and 3000-4999 and raises on the others."""
 
 
 class CommandBuilder(Protocol):

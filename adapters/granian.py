@@ -47,6 +47,7 @@ CAPABILITIES: Final = ServerCapabilities(
     send_after_close_error=None,
     send_after_disconnect="silent",
     send_after_disconnect_error=None,
+    standard_close_codes=True,
 )
 
 ADAPTERS: Final = (

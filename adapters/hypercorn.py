@@ -53,6 +53,7 @@ CAPABILITIES: Final = ServerCapabilities(
     send_after_close_error=None,
     send_after_disconnect="silent",
     send_after_disconnect_error=None,
+    standard_close_codes=True,
 )
 """Both worker classes measured identical (the WebSocket layer is shared)."""
 

@@ -126,6 +126,7 @@ class Dialect(TypedDict):
     send_after_clean_close: GoneSeen
     send_after_abrupt_close: GoneSeen
     app_close: AppCloseSeen
+    close_1011: CloseSeen
     inbound: dict[str, str]
     outbound: dict[str, str]
 
@@ -144,9 +145,10 @@ async def measure(server: RunningServer) -> Dialect:
     clean, fin, rst = (ensure(probe.disconnect(how)) for how in ("clean", "fin", "rst"))
     gone_clean, gone_abrupt = (ensure(probe.send_after_gone(abrupt=a)) for a in (False, True))
     app_close = ensure(probe.app_close())
+    close_1011 = ensure(probe.close_1011())
     await asyncio.gather(
         *(scope, shapes, accept, refused, single, streamed),
-        *(clean, fin, rst, gone_clean, gone_abrupt, app_close),
+        *(clean, fin, rst, gone_clean, gone_abrupt, app_close, close_1011),
     )
     inbound = await asyncio.gather(*(probe.size_in(size) for size in SIZES))
     outbound = await asyncio.gather(*(probe.size_out(size) for size in SIZES))
@@ -170,6 +172,7 @@ async def measure(server: RunningServer) -> Dialect:
         "send_after_clean_close": gone_clean.result(),
         "send_after_abrupt_close": gone_abrupt.result(),
         "app_close": app_close.result(),
+        "close_1011": close_1011.result(),
         "inbound": dict(zip(map(str, SIZES), inbound, strict=True)),
         "outbound": dict(zip(map(str, SIZES), outbound, strict=True)),
     }
@@ -224,6 +227,7 @@ def capabilities_from(dialect: Dialect) -> ServerCapabilities:
         send_after_close_error=error["type"] if error else None,
         send_after_disconnect=_send_kind(late["mro"] if late else None),
         send_after_disconnect_error=late["type"] if late else None,
+        standard_close_codes=dialect["close_1011"]["code"] == 1011,
     )
 
 
@@ -350,6 +354,13 @@ class _Probe:
             code, reason = await _closed(ws)
         app = cast("dict[str, list[Outcome]]", await self._report(key))
         return {"code": code, "reason": reason, "receives": app["receives"]}
+
+    async def close_1011(self) -> CloseSeen:
+        key = uuid.uuid4().hex
+        async with self._connect(f"/close-code?id={key}") as ws:
+            code, reason = await _closed(ws)
+        await self._report(key)
+        return {"code": code, "reason": reason}
 
     async def size_in(self, size: int) -> str:
         try:

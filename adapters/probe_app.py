@@ -198,6 +198,17 @@ async def _app_close(scope: Scope, receive: Receive, send: Send, params: Mapping
     _finish(params, {"receives": receives})
 
 
+async def _close_code(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Close with 1011 after accepting; if the server refuses the code, close with 4000."""
+    await send({"type": "websocket.accept"})
+    outcome = await _call(send({"type": "websocket.close", "code": 1011}))
+    if outcome["result"] == "raised":
+        await send({"type": "websocket.close", "code": 4000})
+    _finish(params, {"close": outcome})
+
+
 async def _size_in(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
     """Answer each message with its length, so only the inbound direction is tested."""
     await send({"type": "websocket.accept"})
@@ -246,6 +257,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/disconnect": _disconnect,
     "/send-after-gone": _send_after_gone,
     "/app-close": _app_close,
+    "/close-code": _close_code,
     "/size-in": _size_in,
     "/size-out": _size_out,
     "/signal": _signal,

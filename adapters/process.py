@@ -40,7 +40,8 @@ class RunningServer:
         self, name: str, process: subprocess.Popen[bytes], host: str, port: int, log_path: Path
     ) -> None:
         self.name = name
-        self.host = host
+        # A server bound to every interface (in a container) is reached on loopback.
+        self.host = "127.0.0.1" if host == "0.0.0.0" else host
         self.port = port
         self.log_path = log_path
         self._process = process

@@ -54,6 +54,7 @@ WEBSOCKETS: Final = ServerCapabilities(
     send_after_close_error="uvicorn.protocols.utils.ClientDisconnected",
     send_after_disconnect="runtimeerror",
     send_after_disconnect_error="RuntimeError",
+    standard_close_codes=True,
 )
 """``--ws websockets``: the legacy websockets protocol. An abrupt drop's 1006 is a
 ``websockets.frames.CloseCode``; a send after the disconnect raises ``RuntimeError``."""
@@ -65,6 +66,7 @@ WEBSOCKETS_SANSIO: Final = replace(
     second_receive_hangs=True,
     send_after_disconnect="oserror",
     send_after_disconnect_error="uvicorn.protocols.utils.ClientDisconnected",
+    standard_close_codes=True,
 )
 """``--ws websockets-sansio``: an abrupt drop is a plain 1005 and leaves the next
 ``receive()`` hanging; sends after the disconnect raise ``ClientDisconnected``."""

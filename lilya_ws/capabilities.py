@@ -61,6 +61,12 @@ class ServerQuirks:
     """Several ``more_body`` parts of a denial response reach the client."""
     max_send_size: int | None = None
     """Largest message (bytes) the server will send; bigger ones fail in the server."""
+    close_codes: tuple[range, ...] | None = None
+    """The only close codes the server will send, when it restricts them."""
+
+    def can_close_with(self, code: int) -> bool:
+        """Whether the server will send ``code`` in its close frame."""
+        return self.close_codes is None or any(code in codes for codes in self.close_codes)
 
 
 NO_QUIRKS: Final = ServerQuirks("")
@@ -71,6 +77,7 @@ DAPHNE: Final = ServerQuirks(
     drops_close_reason=True,
     drops_empty_messages=True,  # daphne tests the payload for truthiness
     max_send_size=1_048_576,  # autobahn's default; more raises PayloadExceededError
+    close_codes=(range(1000, 1001), range(3000, 5000)),  # autobahn refuses the rest
 )
 
 GRANIAN: Final = ServerQuirks(

@@ -98,11 +98,24 @@ class Dialect:
     streamed_denial: bool = True
     """Denial body parts with ``more_body`` are sent; otherwise they raise
     ``RuntimeError`` and only the last part reaches the client."""
+    close_codes: tuple[range, ...] | None = None
+    """The only close codes the server sends after accepting; others make its
+    ``send`` raise (daphne's autobahn raises a bare ``Exception``)."""
 
 
 DIALECTS: Final[Mapping[str, Dialect]] = {
     "spec": Dialect("spec", spec_version="2.4", denial_extension=True),
     "uvicorn": Dialect("uvicorn", spec_version="2.4", denial_extension=True, code_as_intenum=True),
+    # uvicorn's two other WebSocket implementations differ only on a dropped connection.
+    "uvicorn-websockets-sansio": Dialect(
+        "uvicorn-websockets-sansio",
+        spec_version="2.4",
+        denial_extension=True,
+        abrupt_close_code=1005,
+    ),
+    "uvicorn-wsproto": Dialect(
+        "uvicorn-wsproto", spec_version="2.4", denial_extension=True, abrupt_close_code=1005
+    ),
     "hypercorn": Dialect(
         "hypercorn",
         spec_version="2.3",
@@ -127,6 +140,7 @@ DIALECTS: Final[Mapping[str, Dialect]] = {
         accept_headers=False,
         close_reason=False,
         streamed_denial=False,
+        close_codes=(range(1000, 1001), range(3000, 5000)),
     ),
     "granian": Dialect(
         "granian",
@@ -233,6 +247,10 @@ class TestWebSocket:
             if payload or not self.dialect.drops_empty_sends:
                 self._from_app.put_nowait(payload)
         elif mtype == "websocket.close":
+            code = message.get("code", 1000)
+            allowed = self.dialect.close_codes
+            if allowed is not None and not any(code in codes for codes in allowed):
+                raise Exception(f"invalid close code {code}")
             reason = message.get("reason") or "" if self.dialect.close_reason else ""
             self._app_closed = True
             self._from_app.put_nowait(_Closed(message.get("code", 1000), reason))

@@ -761,13 +761,17 @@ class WebSocket(Mapping[str, Any]):
 
         ``InvalidJSON`` gives 1007, ``UnexpectedMessageType`` 1003,
         ``MessageTooLarge`` 1009, ``ReceiveTimeout`` 1001 "Idle timeout",
-        anything else 1011 "Internal error". Before
+        anything else 1011 "Internal error". A server that only sends 1000 and
+        3000-4999 (daphne) gets the private-use twin, 4000 + the last three
+        digits (1011 becomes 4011). Before
         ``accept()`` it closes the handshake (HTTP 403). Does nothing when the
         connection is already over.
         """
         if self.application_state not in (CONNECTING, CONNECTED):
             return
         code, reason = _CLOSE_REASONS.get(type(error), _INTERNAL_ERROR)
+        if not self.capabilities.quirks.can_close_with(code):
+            code = 4000 + code % 1000  # the private-use twin: 1011 becomes 4011
         with contextlib.suppress(WebSocketDisconnect):
             await self.close(code, reason if self.capabilities.close_reason else None)
 
@@ -845,6 +849,11 @@ class WebSocket(Mapping[str, Any]):
         code = message.get("code", NORMAL_CLOSURE)
         reason = message.get("reason")
         validate_close(code, reason)
+        quirks = self.capabilities.quirks
+        if not quirks.can_close_with(code) and self._app_state is CONNECTED:
+            raise InvalidMessage(
+                f"{quirks.server} cannot send close code {code}: use 1000 or 3000-4999"
+            )
         if not reason or self.capabilities.close_reason:
             return message
         self._warn_dropped("a close reason", CLOSE_REASON_SPEC)

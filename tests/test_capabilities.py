@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lilya_ws import InvalidMessage, StreamingResponse, WebSocket
+from lilya_ws import InvalidMessage, StreamingResponse, WebSocket, WebSocketDisconnect
 from lilya_ws.capabilities import (
     DAPHNE,
     GRANIAN,
@@ -136,3 +136,22 @@ async def test_denial_is_whole_on_granian(dialect: str) -> None:
             pass
     expected = (429, b"abc") if DIALECTS[dialect].denial_extension else (403, b"")
     assert (rejected.value.status, rejected.value.body) == expected
+
+
+async def test_daphne_close_codes_are_refused_or_mapped_never_crash() -> None:
+    outcome: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive, send)
+        await websocket.accept()
+        try:
+            await websocket.close(1001)
+        except InvalidMessage as exc:
+            outcome.append(str(exc))
+        await websocket.close_for(RuntimeError("secret"))
+
+    async with connect(app, dialect="daphne") as ws:
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await ws.receive()
+    assert outcome == ["daphne cannot send close code 1001: use 1000 or 3000-4999"]
+    assert closed.value.code == 4011  # 1011's private-use twin, the reason dropped by daphne

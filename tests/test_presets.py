@@ -12,11 +12,17 @@ from lilya_ws.testing import DIALECTS, build_scope
 
 PRESET_SERVERS = {
     "uvicorn": "uvicorn-websockets",
+    "uvicorn-websockets-sansio": "uvicorn-websockets-sansio",
+    "uvicorn-wsproto": "uvicorn-wsproto",
     "hypercorn": "hypercorn-asyncio",
     "daphne": "daphne",
     "granian": "granian",
 }
-ADDRESS_SHAPES = {"tuple": "tuple[str, int]", "list": "list[int | str]", "str-port": "tuple[str, str]"}
+ADDRESS_SHAPES = {
+    "tuple": "tuple[str, int]",
+    "list": "list[int | str]",
+    "str-port": "tuple[str, str]",
+}
 
 
 @pytest.mark.parametrize(("preset", "server"), sorted(PRESET_SERVERS.items()))
@@ -39,6 +45,7 @@ def test_preset_matches_the_measured_server(preset: str, server: str) -> None:
     assert dialect.accept_headers == measured.accept_headers
     assert dialect.close_reason == measured.close_reason
     assert dialect.streamed_denial == measured.streamed_denial
+    assert (dialect.close_codes is None) == measured.standard_close_codes
 
 
 @pytest.mark.parametrize("server", sorted(PRESET_SERVERS.values()))
@@ -51,3 +58,4 @@ def test_library_capabilities_predict_what_reaches_the_client(server: str) -> No
     assert caps.denial_response == measured.http_response_extension
     assert caps.streamed_denial == measured.streamed_denial
     assert caps.quirks.drops_empty_messages == (not measured.empty_text_sent)
+    assert caps.quirks.can_close_with(1011) == measured.standard_close_codes

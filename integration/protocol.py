@@ -1,0 +1,203 @@
+"""What the scenario apps and the client checks agree on: routes, constants, report shapes.
+
+The apps (``integration.apps``) and the checks (``integration.checks``) run in
+different processes; this module is the contract between them. Reports are
+JSON objects; their shapes are the ``TypedDict``s below.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, TypedDict
+
+# Routes served by ``integration.apps:app`` (the first path segment selects the app).
+REPORT_ROUTE: Final = "/report/"
+"""``/report/<token>``: waits (bounded) for the result an app stored under ``token``."""
+SIGNAL_ROUTE: Final = "/signal/"
+"""``/signal/<token>``: tells the app waiting on ``token`` that the client has left."""
+
+TOKEN_CHARS: Final = frozenset("0123456789abcdef")
+TOKEN_MAX_LENGTH: Final = 64
+
+# Bounds, in seconds. Every wait in the apps and the checks has one.
+HANG_LIMIT: Final = 2.0
+"""A single app-side call that takes longer than this counts as hanging."""
+CLIENT_WAIT: Final = 10.0
+"""How long an app waits for the client to act (send, close, signal)."""
+REPORT_WAIT: Final = 10.0
+"""How long ``/report/<token>`` waits for the result to be stored."""
+APP_DEADLINE: Final = 30.0
+"""No scenario app lives longer than this."""
+
+# Values both sides compare.
+CLIENT_CLOSE_CODE: Final = 4001
+"""The code the client closes with (the adapters' probe measures with the same one)."""
+CLIENT_CLOSE_REASON: Final = "client bye"
+APP_CLOSE_CODE: Final = 4002
+APP_CLOSE_REASON: Final = "app says bye ✓"
+ACCEPT_HEADERS: Final = ((b"x-lilya-ws", b"accepted"), (b"set-cookie", b"session=abc"))
+SUBPROTOCOLS_OFFERED: Final = ("chat.v2", "chat.v1")
+SUBPROTOCOL_CHOSEN: Final = "chat.v1"
+SUBPROTOCOL_NOT_OFFERED: Final = "chat.v3"
+DENIAL_STATUS: Final = 401
+DENIAL_BODY: Final = "denied: plain ✓"
+DENIAL_PARTS: Final = ("denied: ", "streamed ", "in three parts")
+SECRET: Final = "secret-internal-detail-7f3a"
+"""Text of the exceptions the apps raise; it must never reach the client."""
+APP_MAX_MESSAGE_SIZE: Final = 1024
+NON_ASCII_TEXT: Final = "héllo wörld ✓ 日本語 🎉"
+END: Final = "end"
+
+IterKind = Literal["text", "bytes", "json"]
+DenialKind = Literal["plain", "streamed"]
+When = Literal["before", "after"]
+
+
+class _CallResult(TypedDict):
+    result: Literal["ok", "raised", "hung"]
+
+
+class CallOutcome(_CallResult, total=False):
+    """What one app-side call (``send_text``, ``receive_text``, ...) did."""
+
+    error: str
+    """Qualified class name of the exception raised."""
+    text: str
+    """``str()`` of the exception, cut to 200 characters."""
+    lilya_classes: list[str]
+    """Every ``lilya_ws.errors`` class it is an instance of (its MRO), qualified."""
+    builtin_bases: list[str]
+    """The builtin exception classes it is an instance of (``RuntimeError``...)."""
+    code: int
+    code_type: str
+    reason: str
+    cause: str | None
+    """Qualified class of ``__cause__`` (the server's own error), if any."""
+
+
+class DenialReport(TypedDict):
+    """``/deny``: whether the response was sent, or the error raised instead."""
+
+    sent: bool
+    error: str | None
+    is_runtime_error: bool
+
+
+class CloseReport(TypedDict):
+    """``/close-with-reason``: the warnings lilya_ws emitted while closing."""
+
+    warnings: list[str]
+
+
+class ClientCloseReport(TypedDict):
+    """``/client-close`` and ``/client-drop``: what the app saw after the client left."""
+
+    first: CallOutcome
+    second: CallOutcome
+    send: CallOutcome
+    close_code: int | None
+    close_code_type: str
+    close_reason: str | None
+    raw_code_type: str | None
+    """Type name of the code in the server's own ``websocket.disconnect``."""
+    raw_second_receive: Literal["returned", "raised", "hung"]
+    """What the server's ``receive()`` did when called again after the disconnect."""
+
+
+class SendAfterLeaveReport(TypedDict):
+    """``/send-after-leave``: two sends after the client left, then a receive."""
+
+    signalled: bool
+    sends: list[CallOutcome]
+    receive: CallOutcome
+
+
+class IterReport(TypedDict):
+    """``/iter``: what the iterator yielded and the close code it left behind."""
+
+    received: list[str]
+    close_code: int | None
+    close_code_type: str
+    close_reason: str | None
+
+
+class EmptySendsReport(TypedDict):
+    """``/empty``: what ``send_text("")`` and ``send_bytes(b"")`` did in the app."""
+
+    text: CallOutcome
+    bytes: CallOutcome
+
+
+class MessageSeen(TypedDict):
+    """A message as the app received it: its kind and payload length."""
+
+    kind: Literal["text", "bytes", "none"]
+    length: int
+
+
+class WrongTypeReport(TypedDict):
+    """``/wrong-type``: the errors raised by ``receive_text``/``receive_bytes``."""
+
+    text_for_bytes: CallOutcome
+    bytes_payload: str
+    """The kept payload, as hex."""
+    bytes_for_text: CallOutcome
+    text_payload: str
+
+
+class InvalidJSONReport(TypedDict):
+    """``/invalid-json``: the error ``receive_json`` raised and its kept payload."""
+
+    error: CallOutcome
+    payload: str | None
+
+
+class SubprotocolReport(TypedDict):
+    """``/subprotocol``: what the client offered and the refusal of an unoffered one."""
+
+    offered: list[str]
+    refused: CallOutcome
+
+
+class AcceptHeadersReport(TypedDict):
+    """``/accept-headers``: the warnings lilya_ws emitted while accepting."""
+
+    warnings: list[str]
+
+
+class ConnectionData(TypedDict):
+    """``/connection-data``: what the app read from its connection."""
+
+    path: str
+    raw_path: str | None
+    url: str
+    url_scheme: str
+    url_path: str
+    url_query: str
+    url_port: int | None
+    url_hostname: str | None
+    query: list[list[str]]
+    query_getall_a: list[str]
+    query_str: str
+    header_multi: list[str]
+    header_version: str
+    header_host: str
+    cookies: dict[str, str]
+    client_host: str | None
+    client_port_type: str
+    subprotocols: list[str]
+    path_params: dict[str, str]
+    scope_path_via_mapping: str
+
+
+class ScopeFacts(TypedDict):
+    """``/capabilities``: raw scope facts and message shapes, to compare with declarations."""
+
+    spec_version: str | None
+    has_scheme: bool
+    has_http_version: bool
+    has_extensions: bool
+    extensions: list[str]
+    lilya_spec_version: list[int]
+    url_scheme: str
+    text_keys: list[str]
+    bytes_keys: list[str]

@@ -1,7 +1,9 @@
 """The echo apps the benchmarks compare, one per framework and workload.
 
 Each framework's app does the same work through its own API: raw ASGI (the
-floor), Starlette's ``WebSocket``, Lilya's ``WebSocket`` and lilya_ws's
+floor), the cheapest possible wrapper class (``wrapper``: one coroutine per
+call and no checks, which is what any ``await websocket.x()`` API costs at
+least), Starlette's ``WebSocket``, Lilya's ``WebSocket`` and lilya_ws's
 ``WebSocket``. ``APPS[framework][workload]`` is what ``bench/inprocess.py``
 times; ``raw_echo``, ``starlette_echo``, ``lilya_echo`` and ``lilya_ws_echo``
 are the same text echoes wrapped for a real server (lifespan, HTTP 404), for
@@ -13,7 +15,7 @@ Example: ``python -m uvicorn bench.apps:lilya_ws_echo``.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Final, Literal, TypeAlias
 
 import orjson
@@ -52,9 +54,9 @@ Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-Framework: TypeAlias = Literal["raw", "starlette", "lilya", "lilya_ws"]
+Framework: TypeAlias = Literal["raw", "wrapper", "starlette", "lilya", "lilya_ws"]
 Workload: TypeAlias = Literal["text", "bytes", "json", "json_orjson", "iter_text", "connect"]
-FRAMEWORKS: Final[tuple[Framework, ...]] = ("raw", "starlette", "lilya", "lilya_ws")
+FRAMEWORKS: Final[tuple[Framework, ...]] = ("raw", "wrapper", "starlette", "lilya", "lilya_ws")
 WORKLOADS: Final[tuple[Workload, ...]] = (
     "text",
     "bytes",
@@ -105,6 +107,67 @@ async def raw_connect(scope: Scope, receive: Receive, send: Send) -> None:
     await receive()
     await send({"type": "websocket.accept"})
     await send({"type": "websocket.close", "code": 1000})
+
+
+# The cheapest wrapper: one coroutine per call, nothing checked.
+
+
+class WrapperWebSocket:
+    """A WebSocket API reduced to forwarding: the floor of any class with awaited methods."""
+
+    __slots__ = ("_receive", "_send")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._receive, self._send = receive, send
+
+    async def accept(self) -> None:
+        await self._receive()
+        await self._send({"type": "websocket.accept"})
+
+    async def close(self) -> None:
+        await self._send({"type": "websocket.close", "code": 1000})
+
+    async def receive(self, key: str) -> Any:
+        message = await self._receive()
+        if message["type"] != "websocket.receive":
+            raise LilyaWSDisconnect
+        return message[key]
+
+    async def send(self, key: str, payload: object) -> None:
+        await self._send({"type": "websocket.send", key: payload})
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        while (message := await self._receive())["type"] == "websocket.receive":
+            yield message["text"]
+
+
+def _wrapper_echo(
+    key: str, codec: tuple[Callable[[Any], Any], Callable[[Any], Any]] | None
+) -> ASGIApp:
+    async def echo(scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WrapperWebSocket(scope, receive, send)
+        await websocket.accept()
+        try:
+            while True:
+                payload = await websocket.receive(key)
+                await websocket.send(key, codec[0](codec[1](payload)) if codec else payload)
+        except LilyaWSDisconnect:
+            pass
+
+    return echo
+
+
+async def wrapper_iter_text(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = WrapperWebSocket(scope, receive, send)
+    await websocket.accept()
+    async for text in websocket.iter_text():
+        await websocket.send("text", text)
+
+
+async def wrapper_connect(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = WrapperWebSocket(scope, receive, send)
+    await websocket.accept()
+    await websocket.close()
 
 
 # Starlette.
@@ -264,6 +327,14 @@ APPS: Final[Mapping[Framework, Mapping[Workload, ASGIApp]]] = {
         "iter_text": raw_text,
         "connect": raw_connect,
     },
+    "wrapper": {
+        "text": _wrapper_echo("text", None),
+        "bytes": _wrapper_echo("bytes", None),
+        "json": _wrapper_echo("text", (_dumps, _loads)),
+        "json_orjson": _wrapper_echo("text", (lambda v: orjson.dumps(v).decode(), orjson.loads)),
+        "iter_text": wrapper_iter_text,
+        "connect": wrapper_connect,
+    },
     "starlette": {
         "text": starlette_text,
         "bytes": starlette_bytes,
@@ -341,6 +412,7 @@ lilya_ws_echo: Final = _served(lilya_ws_text)
 
 ECHO_PATHS: Final[Mapping[Framework, str]] = {
     "raw": "/raw",
+    "wrapper": "/wrapper",
     "starlette": "/starlette",
     "lilya": "/lilya",
     "lilya_ws": "/lilya_ws",
@@ -348,6 +420,7 @@ ECHO_PATHS: Final[Mapping[Framework, str]] = {
 """Where ``echo_by_path`` serves each framework's text echo."""
 _ECHO_BY_PATH: Final[Mapping[str, ASGIApp]] = {
     "/raw": _raw_served_echo,
+    "/wrapper": APPS["wrapper"]["text"],
     "/starlette": starlette_text,
     "/lilya": lilya_text,
     "/lilya_ws": lilya_ws_text,
@@ -359,5 +432,5 @@ async def _dispatch(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 echo_by_path: Final = _served(_dispatch)
-"""All four echoes in one server (see ``ECHO_PATHS``; other paths get the raw echo), so
+"""All five echoes in one server (see ``ECHO_PATHS``; other paths get the raw echo), so
 they are compared in the same process, rotated round by round."""

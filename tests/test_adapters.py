@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from websockets.asyncio.client import connect
@@ -24,6 +25,9 @@ from adapters import (
     names,
 )
 from adapters.probe import PROBE_APP, capabilities_from, measure
+
+if TYPE_CHECKING:
+    from conftest import RequireServer
 
 ROOT = Path(__file__).resolve().parents[1]
 ECHO_APP = "adapters.echo_app:app"
@@ -42,13 +46,12 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.fixture
-def launch() -> Iterator[Launch]:
+def launch(require_server: RequireServer) -> Iterator[Launch]:
     """Start servers for a test and stop every one of them afterwards, pass or fail."""
     started: list[RunningServer] = []
 
     def start(adapter: ServerAdapter, app: str = ECHO_APP, **options: object) -> RunningServer:
-        if (reason := adapter.unavailable_reason()) is not None:
-            pytest.skip(f"{adapter.name} unavailable: {reason}")
+        require_server(adapter.name, adapter.unavailable_reason())
         server = adapter.start(app, cwd=ROOT, **options)  # type: ignore[arg-type]  # options are start()'s keywords
         started.append(server)
         return server

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,24 +21,26 @@ from adapters import ServerCapabilities, get, names
 from integration.checks import SCENARIOS, Target
 from integration.matrix import APP, MATRIX_END, MATRIX_START, REPO_ROOT, run_cell
 
+if TYPE_CHECKING:
+    from conftest import RequireServer
+
 pytestmark = pytest.mark.integration
 
 RUNNER_TIMEOUT = 180.0
 
 
-def _start(name: str) -> Iterator[Target]:
+def _start(name: str, require_server: RequireServer) -> Iterator[Target]:
     adapter = get(name)
-    if (reason := adapter.unavailable_reason()) is not None:
-        pytest.skip(reason)
+    require_server(name, adapter.unavailable_reason())
     with adapter.start(APP, cwd=REPO_ROOT) as server:
         yield Target(name, server.ws_url, adapter.capabilities)
     assert server.poll() is not None, f"{name} (pid {server.pid}) survived its stop"
 
 
 @pytest.fixture(scope="session", params=names())
-def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+def target(request: pytest.FixtureRequest, require_server: RequireServer) -> Iterator[Target]:
     """One running server per configuration, shared by all its scenarios."""
-    yield from _start(request.param)
+    yield from _start(request.param, require_server)
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
@@ -53,8 +56,8 @@ RUNNER_SERVER = "uvicorn-wsproto"
 
 
 @pytest.fixture(scope="module")
-def runner_target() -> Iterator[Target]:
-    yield from _start(RUNNER_SERVER)
+def runner_target(require_server: RequireServer) -> Iterator[Target]:
+    yield from _start(RUNNER_SERVER, require_server)
 
 
 def _lie(caps: ServerCapabilities, scenario: str) -> ServerCapabilities:

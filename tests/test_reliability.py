@@ -1,0 +1,277 @@
+"""Reliability on every server configuration: load, faults, and a consumer that stops reading.
+
+Each test starts real servers on 127.0.0.1 (``integration.load:app``) and stops
+them by PID. The figures of every run are attached as ``figures`` properties
+(``--junitxml``) and printed (``-rP`` shows them).
+
+- Load: N connections x M messages, every echo checked for content, loss,
+  duplication and order. The default run is 50 x 50; ``-m heavy`` runs
+  1,000 x 1,000 (``pytest -m heavy tests/test_reliability.py``).
+- Faults: a client reset (TCP RST) mid-stream must end the app in
+  ``WebSocketDisconnect`` within 1 s with no task left; a server shutdown
+  mid-stream is measured per server (see ``SHUTDOWN``).
+- Slow consumer: the app sends as fast as the server takes it to a client that
+  never reads; the server's RSS must stay bounded where ``send()`` applies
+  backpressure (see ``BACKPRESSURE``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from adapters import RunningServer, get, names
+from integration.load import (
+    APP,
+    FaultReport,
+    flood_slow_consumer,
+    raise_open_files,
+    run_load,
+    split_url,
+    stream_fault,
+)
+
+pytestmark = pytest.mark.integration
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+MiB: Final = 2**20
+
+LOAD: Final = (50, 50)
+HEAVY_LOAD: Final = (1000, 1000)
+HEAVY_TIME_LIMIT: Final = 900.0
+FLOOD: Final = (64 * MiB, 2.0)
+"""Bytes and seconds the app floods a non-reading client with (default run)."""
+HEAVY_FLOOD: Final = (200 * MiB, 20.0)
+FLOOD_RSS_BOUND: Final = 48 * MiB
+"""Generous growth allowed while a server applies backpressure (socket buffers, one send)."""
+DETECT_LIMIT: Final = 1.0
+GRACEFUL_LIMIT: Final = 5.0
+"""A server that cancels the app on shutdown must do it within this (hypercorn: 3 s)."""
+
+BACKPRESSURE: Final[dict[str, bool]] = {
+    "uvicorn-websockets": True,
+    "uvicorn-websockets-sansio": True,
+    "uvicorn-wsproto": True,
+    "hypercorn-asyncio": True,
+    "hypercorn-trio": True,
+    "daphne": False,
+    "granian": True,
+}
+"""Whether ``send()`` blocks once the client stops reading (measured). daphne's does
+not: Twisted buffers everything the app sends, so its memory grows with it."""
+
+WSD: Final = "WebSocketDisconnect"
+CANCELLED: Final = "cancelled"
+ABANDONED: Final = "abandoned"
+"""The server process exited with the app suspended: no exception ever reached it."""
+
+SHUTDOWN: Final[dict[str, dict[str, frozenset[str]]]] = {
+    # SIGTERM to the whole process group (RunningServer.stop(), like Ctrl-C in a shell).
+    "group": {
+        "uvicorn-websockets": frozenset({WSD}),
+        "uvicorn-websockets-sansio": frozenset({WSD}),
+        "uvicorn-wsproto": frozenset({WSD}),
+        # The spawned worker has no SIGTERM handler: the signal kills it outright.
+        "hypercorn-asyncio": frozenset({ABANDONED}),
+        "hypercorn-trio": frozenset({ABANDONED}),
+        "daphne": frozenset({ABANDONED}),
+        # The worker sometimes delivers the disconnect before it exits, sometimes not.
+        "granian": frozenset({WSD, ABANDONED}),
+    },
+    # SIGTERM to the main process only (kill PID, a process manager's stop).
+    "main": {
+        "uvicorn-websockets": frozenset({WSD}),
+        "uvicorn-websockets-sansio": frozenset({WSD}),
+        "uvicorn-wsproto": frozenset({WSD}),
+        # Graceful shutdown: after graceful_timeout (3 s) the app task is cancelled.
+        "hypercorn-asyncio": frozenset({CANCELLED}),
+        "hypercorn-trio": frozenset({CANCELLED}),
+        "daphne": frozenset({ABANDONED}),
+        "granian": frozenset({WSD, ABANDONED}),
+    },
+}
+"""What the app observes when the server shuts down mid-stream (measured)."""
+
+
+def _figures(record_property: Callable[[str, object], None], row: dict[str, object]) -> None:
+    record_property("figures", json.dumps(row))
+    print(json.dumps(row))
+
+
+def _heavy_selected(config: pytest.Config) -> bool:
+    """Heavy tests run only when asked for with ``-m heavy`` (nothing deselects them otherwise)."""
+    return "heavy" in str(config.getoption("markexpr") or "")
+
+
+def _launch(name: str, connections: int = 64) -> RunningServer:
+    adapter = get(name)
+    if (reason := adapter.unavailable_reason()) is not None:
+        pytest.skip(reason)
+    raise_open_files(2 * connections + 256)  # the server inherits the limit
+    return adapter.start(APP, cwd=ROOT)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.fixture(scope="module", params=names())
+def server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
+    """One server per configuration for the load, reset and slow-consumer tests."""
+    connections = HEAVY_LOAD[0] if _heavy_selected(request.config) else LOAD[0]
+    with _launch(request.param, connections) as running:
+        yield running
+    assert _gone(running.pid), f"{running.name} left processes in group {running.pid}"
+
+
+# Load.
+
+
+async def _check_load(
+    server: RunningServer,
+    connections: int,
+    messages: int,
+    time_limit: float,
+    record_property: Callable[[str, object], None],
+) -> None:
+    result = await run_load(server.ws_url + "/echo", connections, messages, time_limit=time_limit)
+    _figures(record_property, {"server": server.name, "test": "load", **result.as_row()})
+    assert result.clean, (result.as_row(), server.log_tail())
+    assert server.poll() is None, server.log_tail()
+
+
+async def test_load(server: RunningServer, record_property: Callable[[str, object], None]) -> None:
+    """50 connections x 50 echoes: none lost, duplicated, corrupted or reordered."""
+    await _check_load(server, *LOAD, 60.0, record_property)
+
+
+@pytest.mark.heavy
+async def test_load_heavy(
+    server: RunningServer,
+    request: pytest.FixtureRequest,
+    record_property: Callable[[str, object], None],
+) -> None:
+    """1,000 connections x 1,000 echoes (a million round trips) per server."""
+    if not _heavy_selected(request.config):
+        pytest.skip("heavy: run with -m heavy")
+    await _check_load(server, *HEAVY_LOAD, HEAVY_TIME_LIMIT, record_property)
+
+
+# Faults.
+
+
+def _assert_clean_end(result: FaultReport, limit: float) -> None:
+    assert result.tasks_left == 0, result
+    assert result.detect_seconds is not None, result
+    assert 0 <= result.detect_seconds <= limit, result
+
+
+async def test_client_reset_mid_stream(
+    server: RunningServer, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    """A TCP RST while both directions flow ends the app in WebSocketDisconnect within 1 s."""
+    result = await stream_fault(server.ws_url, tmp_path / "reset.jsonl", "reset")
+    _figures(record_property, {"server": server.name, **result.as_row()})
+    assert result.exception == WSD, (result, server.log_tail())
+    # The receive side reports the server's abrupt code; a send that fails first reports 1006.
+    assert result.code in {get(server.name).capabilities.abrupt_close_code, 1006}, result
+    _assert_clean_end(result, DETECT_LIMIT)
+    assert server.poll() is None, server.log_tail()
+
+
+def _observed(result: FaultReport) -> str:
+    if result.exception is None:
+        return ABANDONED
+    if result.exception in ("CancelledError", "Cancelled"):
+        return CANCELLED
+    return result.exception
+
+
+@pytest.mark.parametrize("signalled", ["group", "main"])
+@pytest.mark.parametrize("name", names())
+async def test_server_shutdown_mid_stream(
+    name: str, signalled: str, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    """SIGTERM while the app streams: what the app sees, and how fast (see ``SHUTDOWN``)."""
+    running = _launch(name)
+    try:
+
+        def stop() -> None:
+            if signalled == "main":
+                os.kill(running.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):  # stop() escalates
+                    running.wait(10.0)
+            running.stop()
+
+        result = await stream_fault(
+            running.ws_url,
+            tmp_path / "shutdown.jsonl",
+            f"shutdown-{signalled}",
+            stop,
+            time_limit=20.0,
+        )
+    finally:
+        running.stop()
+    _figures(record_property, {"server": name, **result.as_row()})
+    assert _gone(running.pid), f"{name} left processes in group {running.pid}"
+    observed = _observed(result)
+    assert observed in SHUTDOWN[signalled][name], (result, running.log_tail())
+    if observed == WSD:
+        _assert_clean_end(result, DETECT_LIMIT)
+    elif observed == CANCELLED:
+        _assert_clean_end(result, GRACEFUL_LIMIT)
+
+
+# Slow consumer.
+
+
+def _check_flood(
+    server: RunningServer,
+    report: Path,
+    total: int,
+    seconds: float,
+    record_property: Callable[[str, object], None],
+) -> None:
+    host, port = split_url(server.ws_url)
+    result = flood_slow_consumer(host, port, server.pid, report, total=total, seconds=seconds)
+    _figures(record_property, {"server": server.name, "test": "slow-consumer", **result.as_row()})
+    assert result.backpressure is BACKPRESSURE[server.name], (result.as_row(), server.log_tail())
+    if result.backpressure:
+        assert result.growth <= FLOOD_RSS_BOUND, result.as_row()
+    else:
+        # No backpressure: whatever the app sent is held by the server until the client reads.
+        assert result.sent == total, result.as_row()
+        assert result.growth >= total // 2, result.as_row()
+    assert server.poll() is None, server.log_tail()
+
+
+def test_slow_consumer(
+    server: RunningServer, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    """A client that never reads: bounded server memory where ``send()`` applies backpressure."""
+    _check_flood(server, tmp_path / "flood.jsonl", *FLOOD, record_property)
+
+
+@pytest.mark.heavy
+def test_slow_consumer_heavy(
+    server: RunningServer,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    record_property: Callable[[str, object], None],
+) -> None:
+    """The same with up to 200 MiB or 20 s."""
+    if not _heavy_selected(request.config):
+        pytest.skip("heavy: run with -m heavy")
+    _check_flood(server, tmp_path / "flood.jsonl", *HEAVY_FLOOD, record_property)

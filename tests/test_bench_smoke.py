@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.apps import FRAMEWORKS, WORKLOADS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,9 +39,7 @@ def test_inprocess_smoke_verifies_every_app(tmp_path: Path) -> None:
     results = report["results"]
     assert isinstance(results, list)
     assert {(row["workload"], row["app"]) for row in results} == {
-        (workload, app)
-        for workload in ("text", "bytes", "json", "json_orjson", "iter_text", "connect")
-        for app in ("raw", "starlette", "lilya", "lilya_ws")
+        (workload, app) for workload in WORKLOADS for app in FRAMEWORKS
     }
     assert report["verified"] is True
     assert all(row["verified"] for row in results), [r for r in results if not r["verified"]]
@@ -53,6 +53,6 @@ def test_endtoend_smoke_verifies_every_app(tmp_path: Path) -> None:
     report = run_bench("bench.endtoend", tmp_path / "endtoend.json", timeout=60)
     results = report["results"]
     assert isinstance(results, list)
-    assert {row["app"] for row in results} == {"none", "raw", "starlette", "lilya", "lilya_ws"}
+    assert {row["app"] for row in results} == {"none", *FRAMEWORKS}
     assert report["verified"] is True
     assert all(row["verified"] for row in results), [r for r in results if not r["verified"]]

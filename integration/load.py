@@ -8,9 +8,10 @@ on trio through anyio) routes on the path:
   receiving the client's, until either side sees ``WebSocketDisconnect``; then
   say what ended it (exception, code, when, on which side) and whether a task
   it started is still running.
-- ``/flood?report=PATH&size=N&total=N&seconds=N``: send ``size``-byte messages
-  as fast as the server takes them, up to ``total`` bytes or ``seconds``;
-  report progress, the longest single ``send()`` and how it ended.
+- ``/flood?report=PATH&size=N&total=N&seconds=N&goodbye=N``: send
+  ``size``-byte messages as fast as the server takes them, up to ``total``
+  bytes or ``seconds``; report progress, the longest single ``send()`` and how
+  it ended; then wait up to ``goodbye`` seconds for the client to leave.
 
 What the app sees after the client or the server went away cannot travel back
 over the connection, so it is appended as JSON lines to ``PATH`` (flushed and
@@ -254,6 +255,7 @@ async def _flood(websocket: WebSocket, report: Path) -> None:
     params = websocket.query_params
     size, total = int(params.get("size", "65536")), int(params.get("total", str(2**27)))
     seconds = float(params.get("seconds", "5"))
+    goodbye = float(params.get("goodbye", str(FLOOD_GOODBYE_WAIT)))
     await websocket.accept()
     chunk = b"x" * size
     sent = 0
@@ -292,7 +294,7 @@ async def _flood(websocket: WebSocket, report: Path) -> None:
         },
     )
     code: int | None = None
-    with anyio.move_on_after(FLOOD_GOODBYE_WAIT):
+    with anyio.move_on_after(goodbye):
         try:
             while True:
                 await websocket.receive_bytes()
@@ -576,13 +578,13 @@ async def stream_fault(
     warmup: int = 5,
     time_limit: float = 10.0,
 ) -> FaultReport:
-    """Stream with ``/stream``, then fault: ``"reset"`` (TCP RST) or ``"shutdown"``.
+    """Stream with ``/stream``, then fault: ``"reset"`` (TCP RST) or ``"shutdown..."``.
 
     Before the fault both directions are flowing: the client has sent
     ``warmup`` messages and seen the app count them. A reset sets
     ``SO_LINGER {1, 0}`` and aborts the transport; a shutdown calls
-    ``stop_server`` (SIGTERM, then SIGKILL after its own timeout) in a thread
-    while the client keeps reading.
+    ``stop_server`` in a thread while the client keeps reading. It must return
+    only once every server process is gone (``RunningServer.stop()`` does).
     """
     flowing = asyncio.Event()
     close_code: list[int | None] = []
@@ -610,7 +612,7 @@ async def stream_fault(
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 fault_at = time.time()
                 client.transport.abort()
-            elif fault == "shutdown" and stop_server is not None:
+            elif fault.startswith("shutdown") and stop_server is not None:
                 fault_at = time.time()
                 await asyncio.to_thread(stop_server)
                 stop_seconds = time.time() - fault_at
@@ -620,7 +622,9 @@ async def stream_fault(
         finally:
             reader.cancel()
             client.transport.abort()
-    ended = await asyncio.to_thread(wait_for_report, report, "ended", time_limit)
+    # After a shutdown the server's processes are gone: what the app wrote is all there is.
+    wait = time_limit if fault == "reset" else 0.0
+    ended = await asyncio.to_thread(wait_for_report, report, "ended", wait)
     return FaultReport(
         fault=fault,
         exception=None if ended is None else ended["exception"],
@@ -629,7 +633,7 @@ async def stream_fault(
         detect_seconds=None if ended is None else ended["t"] - fault_at,
         tasks_started=None if ended is None else ended["tasks_started"],
         tasks_left=None if ended is None else ended["tasks_left"],
-        client_close_code=close_code[0] if close_code and fault == "shutdown" else None,
+        client_close_code=close_code[0] if close_code and fault != "reset" else None,
         stop_seconds=stop_seconds,
         raw=ended,
     )
@@ -661,8 +665,8 @@ class FloodReport:
 
     @property
     def backpressure(self) -> bool:
-        """The app's ``send()`` blocked: it could not hand the server everything at once."""
-        return self.sent < self.total and self.longest_send >= 0.5
+        """A ``send()`` of the app waited (0.5 s or more) for the client to read."""
+        return self.longest_send >= 0.5
 
     @property
     def growth(self) -> int:
@@ -691,6 +695,7 @@ def flood_slow_consumer(
     size: int = 65536,
     total: int = 200 * 2**20,
     seconds: float = 20.0,
+    goodbye: float = 3.0,
     sample_every: float = 0.1,
 ) -> FloodReport:
     """Connect to ``/flood``, never read, and sample the server group's RSS while the app sends.
@@ -703,7 +708,10 @@ def flood_slow_consumer(
     """
     rss_start = group_rss_bytes(pgid)
     samples: list[tuple[float, int]] = [(0.0, rss_start)]
-    path = f"/flood?report={quote(str(report))}&size={size}&total={total}&seconds={seconds}"
+    path = (
+        f"/flood?report={quote(str(report))}&size={size}&total={total}"
+        f"&seconds={seconds}&goodbye={goodbye}"
+    )
     handshake = open_handshake(host, port, path, timeout=10.0)
     try:
         if handshake.status != 101:
@@ -718,10 +726,10 @@ def flood_slow_consumer(
     finally:
         handshake.abort(reset=True)
     done_before_reset = done is not None
-    done = done or wait_for_report(report, "done", FLOOD_GOODBYE_WAIT)
+    done = done or wait_for_report(report, "done", seconds + goodbye)
     if done is None:
         raise TimeoutError("/flood never reported how its sends ended, even after the reset")
-    closed = wait_for_report(report, "closed", FLOOD_GOODBYE_WAIT + 5.0)
+    closed = wait_for_report(report, "closed", goodbye + 2.0)
     return FloodReport(
         size=size,
         total=total,

@@ -454,12 +454,24 @@ async def subprotocol(target: Target) -> str:
     return f"{p.SUBPROTOCOL_CHOSEN} chosen from {offered}"
 
 
-def _accept_headers_lacks(capabilities: ServerCapabilities) -> str | None:
-    if capabilities.accept_headers:
-        return None
-    if spec_declared(capabilities) < (2, 1):
-        return "ASGI spec < 2.1: no headers in websocket.accept"
-    return f"server drops websocket.accept headers despite ASGI {capabilities.spec_version}"
+def _carried_lacks(
+    carried: Callable[[ServerCapabilities], bool], needs: tuple[int, int], what: str
+) -> Lacks:
+    """Why a server lacks a key that needs spec ``needs``: an older spec, or a quirk."""
+
+    def lacks(capabilities: ServerCapabilities) -> str | None:
+        if carried(capabilities):
+            return None
+        if spec_declared(capabilities) < needs:
+            return f"ASGI spec < {needs[0]}.{needs[1]}: no {what}"
+        return f"server drops the {what} despite ASGI {capabilities.spec_version}"
+
+    return lacks
+
+
+_accept_headers_lacks = _carried_lacks(
+    lambda caps: caps.accept_headers, (2, 1), "headers in websocket.accept"
+)
 
 
 @scenario("accept-headers", "extra headers in accept()", _accept_headers_lacks)
@@ -481,12 +493,9 @@ async def accept_headers(target: Target) -> str:
     )
 
 
-def _close_reason_lacks(capabilities: ServerCapabilities) -> str | None:
-    if capabilities.close_reason:
-        return None
-    if spec_declared(capabilities) < (2, 3):
-        return "ASGI spec < 2.3: no reason in websocket.close"
-    return f"server drops the close reason despite ASGI {capabilities.spec_version}"
+_close_reason_lacks = _carried_lacks(
+    lambda caps: caps.close_reason, (2, 3), "reason in websocket.close"
+)
 
 
 @scenario("close-code-reason", "close(code, reason) after accept", _close_reason_lacks)

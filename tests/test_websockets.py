@@ -629,3 +629,14 @@ async def test_max_message_size_counts_utf8_bytes(text: str, too_big: bool) -> N
         }
     else:
         assert await ws.receive_text() == text
+
+
+@pytest.mark.parametrize("payload", [b"\xff\xfe", b'{"a": "\xc3"}', b"\x00"])
+async def test_non_utf8_json_is_invalid_json_with_the_bytes_kept(payload: bytes) -> None:
+    rec = Recorder(CONNECT, {"type": "websocket.receive", "bytes": payload})
+    ws = rec.websocket()
+    await ws.accept()
+    with pytest.raises(InvalidJSON) as invalid:
+        await ws.receive_json(mode="binary")
+    assert invalid.value.payload == payload
+    assert ws.application_state is WebSocketState.CONNECTED  # still open: the app decides

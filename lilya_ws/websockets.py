@@ -552,8 +552,7 @@ class WebSocket(Mapping[str, Any]):
                 await self._send({"type": "websocket.close", "code": code, "reason": ""})
             except _SERVER_SEND_ERRORS as exc:
                 raise self._lost() from exc
-            self._app_state = DISCONNECTED
-            self._fast_send = self._fast_receive = False
+            self.application_state = DISCONNECTED
             if self.close_code is None:
                 self.close_code, self.close_reason = code, ""
             return

@@ -448,7 +448,8 @@ class WebSocket(Mapping[str, Any]):
             raise WebSocketStateError(
                 f'Unexpected "{mtype}" from the server while the client is {state.name}'
             )
-        self.client_state = next_state
+        if next_state is not state:  # the setter re-derives the hot-path flags
+            self.client_state = next_state
         if mtype == "websocket.receive":
             text = message.get("text")
             if text is not None:
@@ -501,7 +502,8 @@ class WebSocket(Mapping[str, Any]):
             await self._send(message)
         except _SERVER_SEND_ERRORS as exc:
             raise self._lost() from exc
-        self.application_state = next_state
+        if next_state is not self._app_state:  # the setter re-derives the hot-path flags
+            self.application_state = next_state
         if next_state is DISCONNECTED and self.close_code is None:
             closing = message["type"] == "websocket.close"
             self.close_code = message.get("code", NORMAL_CLOSURE) if closing else ABNORMAL_CLOSURE

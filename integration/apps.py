@@ -230,9 +230,9 @@ async def empty(websocket: WebSocket, raw: RawLog) -> None:
         else:
             seen.append({"kind": "none", "length": 0})
     await websocket.send_json(seen)
-    text, _ = await _capture(websocket.send_text(""))
-    data, _ = await _capture(websocket.send_bytes(b""))
-    sends: p.EmptySendsReport = {"text": text, "bytes": data}
+    text_sent, _ = await _capture(websocket.send_text(""))
+    bytes_sent, _ = await _capture(websocket.send_bytes(b""))
+    sends: p.EmptySendsReport = {"text": text_sent, "bytes": bytes_sent}
     await websocket.send_json(sends)
     await _drain(websocket)
 

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from collections.abc import MutableMapping
     from typing import TypeAlias
 
-    from lilya_ws.types import AnyReceive, AnySend
+    from lilya_ws.types import AnyReceive, AnySend, WebSocketReceiveMessage
 
 __all__ = [
     "APP_TRANSITIONS",
@@ -419,11 +419,12 @@ class WebSocket(Mapping[str, Any]):
 
     # Raw messages, through the state machine.
 
-    async def receive(self, timeout: float | None = None) -> Mapping[str, Any]:
+    async def receive(self, timeout: float | None = None) -> WebSocketReceiveMessage:
         """Receive the next raw ASGI message, normalised across servers.
 
-        A ``websocket.receive`` carries only its payload key; a
-        ``websocket.disconnect`` always has an ``int`` code and a ``str`` reason.
+        The message is a fresh, typed dict: a ``websocket.receive`` carries only
+        its payload key, a ``websocket.disconnect`` always an ``int`` code and a
+        ``str`` reason, whatever the server sent.
         Once the connection is over this raises ``WebSocketDisconnect`` at once
         instead of waiting on a server that will never answer. ``timeout``
         (default: the WebSocket's ``receive_timeout``) raises ``ReceiveTimeout``.
@@ -437,7 +438,7 @@ class WebSocket(Mapping[str, Any]):
         )
         return self._take(message)
 
-    def _take(self, message: Mapping[str, Any]) -> Mapping[str, Any]:
+    def _take(self, message: Mapping[str, Any]) -> WebSocketReceiveMessage:
         """Move the client side through the table for a server message, and normalise it."""
         state = self._client_state
         mtype = message.get("type")
@@ -453,13 +454,12 @@ class WebSocket(Mapping[str, Any]):
         if mtype == "websocket.receive":
             text = message.get("text")
             if text is not None:
-                return message if "bytes" not in message else {"type": mtype, "text": text}
-            data = message.get("bytes")
-            return message if "text" not in message else {"type": mtype, "bytes": data}
+                return {"type": "websocket.receive", "text": text}
+            return {"type": "websocket.receive", "bytes": message.get("bytes")}
         if mtype == "websocket.disconnect":
             code, reason = self._record_disconnect(message)
-            return {"type": mtype, "code": code, "reason": reason}
-        return message
+            return {"type": "websocket.disconnect", "code": code, "reason": reason}
+        return {"type": "websocket.connect"}  # the one other message the table allows
 
     async def send(self, message: Mapping[str, Any]) -> None:
         """Send a raw ASGI message after checking it against the state machine.

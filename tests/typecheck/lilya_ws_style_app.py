@@ -17,6 +17,11 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     assert_type(websocket["anything"], Any)
     assert_type(await websocket.receive_json(decoder=int), int)
     await websocket.accept()
+    message = await websocket.receive()  # a tagged union of the receive TypedDicts
+    if message["type"] == "websocket.receive":
+        assert_type(message.get("text"), "str | None")
+    elif message["type"] == "websocket.disconnect":
+        assert_type(message.get("code"), "int | None")
     await websocket.send({"type": "websocket.send", "text": "raw, typed message"})
     await send({"type": "websocket.close"})  # optional keys may be left out
 

@@ -5,7 +5,7 @@ Serve it with ``python -m adapters serve uvicorn-wsproto adapters.echo_app:app``
 
 from __future__ import annotations
 
-from adapters._asgi import Receive, Scope, Send, not_found, serve_lifespan
+from adapters.raw_asgi import Receive, Scope, Send, not_found, serve_lifespan
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 import anyio
 
-from adapters._asgi import Message, Receive, Scope, Send, not_found, serve_lifespan
+from adapters.raw_asgi import Message, Receive, Scope, Send, not_found, serve_lifespan
 
 HANG_TIMEOUT: Final = 1.0
 """How long a ``receive()`` or ``send()`` may block before it counts as hanging."""

@@ -24,6 +24,7 @@ from lilya.websockets import WebSocketDisconnect as LilyaDisconnect
 from starlette.websockets import WebSocket as StarletteWebSocket
 from starlette.websockets import WebSocketDisconnect as StarletteDisconnect
 
+from adapters.raw_asgi import not_found, serve_lifespan
 from lilya_ws import OrjsonCodec
 from lilya_ws import WebSocket as LilyaWSWebSocket
 from lilya_ws import WebSocketDisconnect as LilyaWSDisconnect
@@ -374,16 +375,9 @@ def _served(echo: ASGIApp) -> ASGIApp:
         if scope["type"] == "websocket":
             await echo(scope, receive, send)
         elif scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
         else:
-            await send({"type": "http.response.start", "status": 404, "headers": []})
-            await send({"type": "http.response.body", "body": b"WebSocket only\n"})
+            await not_found(send)
 
     return app
 

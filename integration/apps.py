@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
-from typing import Any, Final, TypeAlias, TypeVar, cast
+from typing import Any, Final, TypeAlias, TypeVar
 
 import anyio
 
+from adapters.raw_asgi import not_found, serve_lifespan
 from integration import protocol as p
 from lilya_ws import (
     DenialResponseUnsupported,
@@ -510,11 +511,10 @@ async def signal(websocket: WebSocket, token: str) -> None:
 async def app(scope: Scope, receive: RawReceive, send: RawSend) -> None:
     """The ASGI entry point: lifespan, a 404 for plain HTTP, and the scenario routes."""
     if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
+        await serve_lifespan(receive, send)
         return
     if scope["type"] != "websocket":
-        await send({"type": "http.response.start", "status": 404, "headers": []})
-        await send({"type": "http.response.body", "body": b"WebSocket only\n"})
+        await not_found(send)
         return
     raw = RawLog(receive)
     websocket = WebSocket(scope, raw, send)
@@ -527,13 +527,3 @@ async def app(scope: Scope, receive: RawReceive, send: RawSend) -> None:
     if deadline.cancelled_caught:
         with anyio.move_on_after(p.HANG_LIMIT):
             await websocket.close_for(TimeoutError("scenario deadline"))
-
-
-async def _lifespan(receive: RawReceive, send: RawSend) -> None:
-    while True:
-        message = cast("Mapping[str, str]", await receive())
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

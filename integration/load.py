@@ -49,6 +49,7 @@ from websockets.asyncio.client import connect as ws_client_connect
 from websockets.exceptions import ConnectionClosed
 
 from adapters.handshake import open_handshake
+from adapters.raw_asgi import not_found, serve_lifespan
 from lilya_ws import WebSocket, WebSocketDisconnect
 
 __all__ = [
@@ -149,16 +150,10 @@ def _describe(exc: BaseException) -> str:
 async def app(scope: MutableMapping[str, Any], receive: RawReceive, send: RawSend) -> None:
     """The ASGI entry point: lifespan, a 404 for plain HTTP, the three WebSocket routes."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     if scope["type"] != "websocket":
-        await send({"type": "http.response.start", "status": 404, "headers": []})
-        await send({"type": "http.response.body", "body": b"WebSocket only\n"})
+        await not_found(send)
         return
     websocket = WebSocket(scope, receive, send)
     route = websocket.url.path

@@ -2,11 +2,13 @@
 
 The adapters deliberately do not import ``lilya_ws``: they measure the servers
 the library normalises, so they speak raw ASGI with loose ``object`` values.
+``serve_lifespan`` and ``not_found`` also serve the apps of ``integration/`` and
+``bench/``, whichever way those type their callables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol, TypeAlias
 
 Scope: TypeAlias = Mapping[str, object]
@@ -25,7 +27,12 @@ class Send(Protocol):
     def __call__(self, message: Message, /) -> Awaitable[None]: ...
 
 
-async def serve_lifespan(receive: Receive, send: Send) -> None:
+AnyReceive: TypeAlias = Callable[[], Awaitable[Mapping[str, object]]]
+AnySend: TypeAlias = Callable[[dict[str, object]], Awaitable[None]]
+"""Callables typed by any school (these protocols, Starlette's ``MutableMapping``)."""
+
+
+async def serve_lifespan(receive: AnyReceive, send: AnySend) -> None:
     """Acknowledge lifespan startup and shutdown so servers log nothing about it."""
     while True:
         message = await receive()
@@ -36,7 +43,7 @@ async def serve_lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-async def not_found(send: Send) -> None:
+async def not_found(send: AnySend) -> None:
     """Answer a plain HTTP request: these apps only speak WebSocket."""
     await send({"type": "http.response.start", "status": 404, "headers": []})
     await send({"type": "http.response.body", "body": b"WebSocket only\n"})

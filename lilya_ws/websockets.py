@@ -294,14 +294,12 @@ class WebSocket(Mapping[str, Any]):
 
     def _refresh(self) -> None:
         """Recompute the hot-path flags: both sides open, and nothing that needs a check."""
-        is_open = self._app_state is CONNECTED and self._client_state is CONNECTED
-        quirks = identify_quirks(self.scope) if is_open else None
-        self._fast_send = is_open and not (
-            quirks is not None and (quirks.drops_empty_messages or quirks.max_send_size)
-        )
-        self._fast_receive = (
-            is_open and self._receive_timeout is None and self._max_message_size is None
-        )
+        if self._app_state is CONNECTED and self._client_state is CONNECTED:
+            quirks = identify_quirks(self.scope)
+            self._fast_send = not (quirks.drops_empty_messages or quirks.max_send_size)
+            self._fast_receive = self._receive_timeout is None and self._max_message_size is None
+        else:
+            self._fast_send = self._fast_receive = False
 
     # The scope, read-only.
 
@@ -540,7 +538,8 @@ class WebSocket(Mapping[str, Any]):
                 await self._send({"type": "websocket.accept", "subprotocol": None, "headers": []})
             except _SERVER_SEND_ERRORS as exc:
                 raise self._lost() from exc
-            self.application_state = CONNECTED
+            self._app_state = CONNECTED
+            self._refresh()
             return
         await self.send(
             {"type": "websocket.accept", "subprotocol": subprotocol, "headers": list(headers or ())}
@@ -554,7 +553,9 @@ class WebSocket(Mapping[str, Any]):
                 await self._send({"type": "websocket.close", "code": code, "reason": ""})
             except _SERVER_SEND_ERRORS as exc:
                 raise self._lost() from exc
-            self.application_state = DISCONNECTED
+            # Both sides were open (that is what _fast_send says); now nothing is.
+            self._app_state = DISCONNECTED
+            self._fast_send = self._fast_receive = False
             if self.close_code is None:
                 self.close_code, self.close_reason = code, ""
             return
@@ -671,25 +672,13 @@ class WebSocket(Mapping[str, Any]):
             raise UnexpectedMessageType("text" if kind is str else "bytes", payload)
         return payload
 
-    async def _receive_payload(self, key: Literal["text", "bytes"], kind: type[P]) -> P:
-        """Receive one message's ``key`` payload; the body of receive_text/bytes."""
-        if self._fast_receive:
-            message = await self._receive()
-            if message["type"] == "websocket.receive":
-                payload = message.get(key)
-                if isinstance(payload, kind):
-                    return payload
-        else:
-            message = await self._next_message()
-        return await self._payload_of(message, kind)
-
     async def _iter_payloads(
         self, key: Literal["text", "bytes"], kind: type[P]
     ) -> AsyncGenerator[P, None]:
         """Yield ``key`` payloads until the peer leaves; the body of iter_text/bytes.
 
         The receive is written out here rather than awaited through
-        ``_receive_payload``: one coroutine less per message.
+        ``_receive_data``: one coroutine less per message.
         """
         receive = self._receive
         try:
@@ -706,23 +695,61 @@ class WebSocket(Mapping[str, Any]):
         except WebSocketDisconnect:
             return
 
+    @overload
+    async def _receive_data(self, key: Literal["text", "bytes"], kind: type[P]) -> P: ...
+
+    @overload
+    async def _receive_data(
+        self, key: Literal["text", "bytes"], kind: type[P], decoder: Callable[[Any], T]
+    ) -> T: ...
+
+    async def _receive_data(
+        self,
+        key: Literal["text", "bytes"],
+        kind: type[P],
+        decoder: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """The body of every ``receive_*``: one message's ``key`` payload, decoded as JSON
+        when a ``decoder`` is given (``_UNSET``: the JSON value as it is).
+
+        One coroutine per message, whatever the method: the fast path is written out
+        here, and ``receive_text`` and friends return this coroutine instead of
+        awaiting it.
+        """
+        if self._fast_receive:
+            message = await self._receive()
+            payload = message.get(key) if message["type"] == "websocket.receive" else None
+            if type(payload) is not kind:
+                payload = await self._payload_of(message, kind)
+        else:
+            payload = await self._payload_of(await self._next_message(), kind)
+        if decoder is None:
+            return payload
+        try:
+            value = self._codec.decode(payload)
+        except ValueError as exc:
+            raise InvalidJSON(payload, str(exc)) from None
+        return value if decoder is _UNSET else decoder(value)
+
     def receive_text(self) -> Coroutine[Any, Any, str]:
         """Receive a text message; a binary one raises ``UnexpectedMessageType``."""
-        return self._receive_payload("text", str)
+        return self._receive_data("text", str)
 
     def receive_bytes(self) -> Coroutine[Any, Any, bytes]:
         """Receive a binary message; a text one raises ``UnexpectedMessageType``."""
-        return self._receive_payload("bytes", bytes)
+        return self._receive_data("bytes", bytes)
 
     @overload
-    async def receive_json(self, mode: Mode = "text") -> Any: ...
+    def receive_json(self, mode: Mode = "text") -> Coroutine[Any, Any, Any]: ...
 
     @overload
-    async def receive_json(self, mode: Mode = "text", *, decoder: Callable[[Any], T]) -> T: ...
+    def receive_json(
+        self, mode: Mode = "text", *, decoder: Callable[[Any], T]
+    ) -> Coroutine[Any, Any, T]: ...
 
-    async def receive_json(
+    def receive_json(
         self, mode: Mode = "text", *, decoder: Callable[[Any], Any] = _UNSET
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """Receive a JSON message from a text frame, or a binary one with ``mode="binary"``.
 
         ``decoder`` turns the decoded value into a typed one (for example a
@@ -730,16 +757,10 @@ class WebSocket(Mapping[str, Any]):
         raises ``InvalidJSON`` carrying the raw payload; the connection stays open.
         """
         if mode == "text":
-            payload: str | bytes = await self.receive_text()
-        elif mode == "binary":
-            payload = await self.receive_bytes()
-        else:
-            raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
-        try:
-            value = self._codec.decode(payload)
-        except ValueError as exc:
-            raise InvalidJSON(payload, str(exc)) from None
-        return value if decoder is _UNSET else decoder(value)
+            return self._receive_data("text", str, decoder)
+        if mode == "binary":
+            return self._receive_data("bytes", bytes, decoder)
+        raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
 
     def iter_text(self) -> AsyncGenerator[str, None]:
         """Yield text messages until the peer disconnects (the code stays on ``close_code``)."""

@@ -686,7 +686,7 @@ class WebSocket(Mapping[str, Any]):
                 if self._fast_receive:
                     message = await receive()
                     payload = message.get(key) if message["type"] == "websocket.receive" else None
-                    if isinstance(payload, kind):
+                    if type(payload) is kind:
                         yield payload
                         continue
                 else:

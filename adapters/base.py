@@ -12,6 +12,7 @@ import functools
 import importlib
 import importlib.metadata
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, Protocol
@@ -132,18 +133,21 @@ class ServerAdapter:
         cwd: Path | None = None,
         ready_path: str = "/",
         timeout: float = STARTUP_TIMEOUT,
+        wrapper: Sequence[str] = (),
     ) -> RunningServer:
         """Start serving ``app`` and return once it completes a WebSocket handshake.
 
         ``port=None`` picks a free port. ``cwd`` (default: the current directory)
-        is where ``app`` is imported from. Use the result as a context manager
-        so the process always stops. Raises :class:`~adapters.errors.ServerStartError`.
+        is where ``app`` is imported from. ``wrapper`` is an argv prefix the server
+        runs under (``["valgrind", "--tool=callgrind"]``, ``["taskset", "-c", "1"]``).
+        Use the result as a context manager so the process always stops. Raises
+        :class:`~adapters.errors.ServerStartError`.
         """
         if (reason := self.unavailable_reason()) is not None:
             raise ServerUnavailableError(self.name, reason)
         return start_server(
             self.name,
-            lambda chosen: self.command(app, host, chosen),
+            lambda chosen: [*wrapper, *self.command(app, host, chosen)],
             host=host,
             port=port,
             cwd=cwd or Path.cwd(),

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
@@ -98,10 +99,21 @@ class EchoClient(WSListener):
         self.transport = transport
 
     def start(self) -> None:
-        if self.messages == 0:
+        if self.received >= self.messages:
             self.done.set_result(None)
         else:
             self._send_next()
+
+    def more(self, messages: int) -> None:
+        """Echo ``messages`` more on the same connection; a fresh :attr:`done` says when."""
+        self.messages = self.received + messages
+        self.done = asyncio.get_running_loop().create_future()
+        self.start()
+
+    @property
+    def errors(self) -> int:
+        """Wrong echoes, anything else the server sent, and echoes still missing."""
+        return self.mismatches + self.messages - self.received
 
     def _send_next(self) -> None:
         assert self.transport is not None
@@ -163,10 +175,11 @@ def _percentile(sorted_values: Sequence[int], share: float) -> float:
     return float(sorted_values[min(len(sorted_values) - 1, int(share * len(sorted_values)))])
 
 
-async def drive(url: str, pid: int, connections: int, messages: int, size: int) -> LoadResult:
-    """Open ``connections``, echo ``messages`` on each, close them; measure in between."""
-    rtts: list[int] = []
-    clients = [EchoClient(index, messages, size, rtts) for index in range(connections)]
+@contextlib.asynccontextmanager
+async def connected(
+    url: str, clients: Sequence[EchoClient], timeout: float = RUN_TIMEOUT
+) -> AsyncIterator[None]:
+    """Connect every client to ``url``, one after another; close them all on exit."""
 
     def factory(client: EchoClient) -> Callable[[], EchoClient]:
         return lambda: client
@@ -176,20 +189,33 @@ async def drive(url: str, pid: int, connections: int, messages: int, size: int) 
         for client in clients:
             transport, _ = await ws_connect(factory(client), url)
             transports.append(transport)
-        server_before, client_before = group_cpu_seconds(pid), client_cpu_seconds()
-        start = time.perf_counter()
-        for client in clients:
-            client.start()
-        await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), RUN_TIMEOUT)
-        wall = time.perf_counter() - start
-        server_after, client_after = group_cpu_seconds(pid), client_cpu_seconds()
+        yield
     finally:
         for transport in transports:
             transport.send_close(WSCloseCode.OK)
             transport.disconnect()
         await asyncio.wait_for(
-            asyncio.gather(*(t.wait_disconnected() for t in transports)), RUN_TIMEOUT
+            asyncio.gather(*(t.wait_disconnected() for t in transports)), timeout
         )
+
+
+async def finished(clients: Sequence[EchoClient], timeout: float = RUN_TIMEOUT) -> None:
+    """Wait until every client has all its echoes back (or raise)."""
+    await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), timeout)
+
+
+async def drive(url: str, pid: int, connections: int, messages: int, size: int) -> LoadResult:
+    """Open ``connections``, echo ``messages`` on each, close them; measure in between."""
+    rtts: list[int] = []
+    clients = [EchoClient(index, messages, size, rtts) for index in range(connections)]
+    async with connected(url, clients):
+        server_before, client_before = group_cpu_seconds(pid), client_cpu_seconds()
+        start = time.perf_counter()
+        for client in clients:
+            client.start()
+        await finished(clients)
+        wall = time.perf_counter() - start
+        server_after, client_after = group_cpu_seconds(pid), client_cpu_seconds()
     rtts.sort()
     return LoadResult(
         messages=len(rtts),
@@ -198,7 +224,7 @@ async def drive(url: str, pid: int, connections: int, messages: int, size: int) 
         client_cpu=client_after - client_before,
         p50_us=_percentile(rtts, 0.50) / 1000,
         p99_us=_percentile(rtts, 0.99) / 1000,
-        mismatches=sum(c.mismatches for c in clients) + connections * messages - len(rtts),
+        mismatches=sum(c.errors for c in clients),
     )
 
 
@@ -258,9 +284,8 @@ async def bench_server(
             except Exception as exc:
                 rows[app].problems.append(f"warm-up: {type(exc).__name__}: {exc}")
         for round_index in range(rounds):
-            shift = round_index % len(FRAMEWORKS)
             results: dict[Framework, LoadResult] = {}
-            for app in FRAMEWORKS[shift:] + FRAMEWORKS[:shift]:
+            for app in rotation(round_index):
                 if rows[app].problems:
                     continue
                 try:
@@ -331,16 +356,52 @@ async def run(
     return rows
 
 
+def rotation(round_index: int) -> tuple[Framework, ...]:
+    """The apps in round ``round_index``'s order: each round starts one app later."""
+    shift = round_index % len(FRAMEWORKS)
+    return FRAMEWORKS[shift:] + FRAMEWORKS[:shift]
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser, connections: int, messages: int, rounds: int
+) -> None:
+    """The options of every script that runs the apps under real servers."""
+    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_SERVER} only, few messages")
+    parser.add_argument("--server", action="append", dest="servers", help="adapter name")
+    parser.add_argument("--connections", type=int, default=connections)
+    parser.add_argument("--messages", type=int, default=messages, help="per connection")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--payload", type=int, default=PAYLOAD, help="bytes per message")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="save the results as JSON")
+
+
+class Outcome(Protocol):
+    """What a result row says about its app: which, where, and what went wrong."""
+
+    @property
+    def server(self) -> str: ...
+    @property
+    def app(self) -> str: ...
+    @property
+    def problems(self) -> list[str]: ...
+    @property
+    def verified(self) -> bool: ...
+
+
+def report_failures(rows: Iterable[Outcome]) -> bool:
+    """Print each row's first problems to stderr; True when every row was verified."""
+    verified = True
+    for row in rows:
+        verified = verified and row.verified
+        for problem in row.problems[:3]:
+            print(f"FAILED {row.server} {row.app}: {problem}", file=sys.stderr)
+    return verified
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the table; exit 1 if some echo was wrong or failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_SERVER} only, few messages")
-    parser.add_argument("--server", action="append", dest="servers", help="adapter name")
-    parser.add_argument("--connections", type=int, default=CONNECTIONS)
-    parser.add_argument("--messages", type=int, default=MESSAGES, help="per connection")
-    parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument("--payload", type=int, default=PAYLOAD, help="bytes per message")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="save the results as JSON")
+    add_arguments(parser, CONNECTIONS, MESSAGES, ROUNDS)
     args = parser.parse_args(argv)
     if args.smoke:
         args.servers = args.servers or [SMOKE_SERVER]
@@ -355,10 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" (tick {1000 / _CLK_TCK:.0f} ms); took {time.perf_counter() - started:.0f} s"
     )
     print(format_table(rows))
-    verified = all(row.verified for row in rows)
-    for row in rows:
-        for problem in row.problems[:3]:
-            print(f"FAILED {row.server} {row.app}: {problem}", file=sys.stderr)
+    verified = report_failures(rows)
     if args.json is not None:
         report = {
             "settings": {

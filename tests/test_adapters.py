@@ -92,6 +92,20 @@ def test_missing_server_is_reported_unavailable() -> None:
         adapter.start(ECHO_APP)
 
 
+def test_wrapper_prefixes_the_server_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    commands: list[list[str]] = []
+
+    def start_server(name: str, command: Callable[[int], list[str]], **options: object) -> None:
+        commands.append(command(8123))
+
+    monkeypatch.setattr("adapters.base.start_server", start_server)
+    adapter = dataclasses.replace(get("granian"), modules=())  # no import check
+    adapter.start(ECHO_APP, wrapper=("taskset", "-c", "0"))
+    adapter.start(ECHO_APP)
+    plain = adapter.command(ECHO_APP, "127.0.0.1", 8123)
+    assert commands == [["taskset", "-c", "0", *plain], plain]
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("name", names())
 async def test_echo_round_trip_then_stop(name: str, launch: Launch) -> None:

@@ -11,10 +11,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bench.apps import FRAMEWORKS, WORKLOADS
+from bench.instructions import find_valgrind
+
+if TYPE_CHECKING:
+    from conftest import RequireServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,3 +61,20 @@ def test_endtoend_smoke_verifies_every_app(tmp_path: Path) -> None:
     assert {row["app"] for row in results} == {"none", *FRAMEWORKS}
     assert report["verified"] is True
     assert all(row["verified"] for row in results), [r for r in results if not r["verified"]]
+
+
+@pytest.mark.integration
+def test_instructions_smoke_verifies_every_app(
+    tmp_path: Path, require_server: RequireServer
+) -> None:
+    # Like a missing server: skipped here, a failure under CI (.ci/run installs valgrind).
+    require_server("valgrind", None if find_valgrind() else "valgrind is not installed")
+    report = run_bench("bench.instructions", tmp_path / "instructions.json", timeout=300)
+    results = report["results"]
+    assert isinstance(results, list)
+    assert [(row["server"], row["app"]) for row in results] == [
+        ("uvicorn-websockets", app) for app in FRAMEWORKS
+    ]
+    assert report["verified"] is True
+    assert all(row["verified"] for row in results), [r for r in results if not r["verified"]]
+    assert all(row["instructions_per_msg"] > 0 and row["ratio"] > 0 for row in results)

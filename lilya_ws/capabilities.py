@@ -14,8 +14,9 @@ the integration matrix (``adapters/DIALECTS.md``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 __all__ = [
@@ -63,6 +64,15 @@ class ServerQuirks:
     """Largest message (bytes) the server will send; bigger ones fail in the server."""
     close_codes: tuple[range, ...] | None = None
     """The only close codes the server will send, when it restricts them."""
+    unchecked_lengths: range = field(init=False)
+    """Payload lengths (``str`` characters or bytes) that pass both limits above
+    whatever the content, so a send of one needs no check: a character is at
+    most 4 bytes in UTF-8."""
+
+    def __post_init__(self) -> None:
+        longest = sys.maxsize if self.max_send_size is None else self.max_send_size // 4
+        lengths = range(1 if self.drops_empty_messages else 0, longest + 1)
+        object.__setattr__(self, "unchecked_lengths", lengths)  # frozen: set once, here
 
     def can_close_with(self, code: int) -> bool:
         """Whether the server will send ``code`` in its close frame."""

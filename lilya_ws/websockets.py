@@ -153,6 +153,8 @@ _SERVER_SEND_ERRORS: Final = (OSError, RuntimeError)
 (``ClientDisconnected``), others ``RuntimeError``; all mean code 1006."""
 
 _UNSET: Final[Any] = object()
+_NO_LENGTHS: Final = range(0)
+"""``_send_lengths`` while the connection is not open: every send is checked."""
 
 
 def validate_close(code: int, reason: str | None) -> None:
@@ -212,6 +214,7 @@ class WebSocket(Mapping[str, Any]):
         "_receive",
         "_receive_timeout",
         "_send",
+        "_send_lengths",
         "_url",
         "close_code",
         "close_reason",
@@ -247,6 +250,7 @@ class WebSocket(Mapping[str, Any]):
         self._client_state = CONNECTING
         self._app_state = CONNECTING
         self._fast_send = self._fast_receive = False
+        self._send_lengths = _NO_LENGTHS
         self.close_code: int | None = None
         self.close_reason: str | None = None
 
@@ -293,13 +297,17 @@ class WebSocket(Mapping[str, Any]):
         self._refresh()
 
     def _refresh(self) -> None:
-        """Recompute the hot-path flags: both sides open, and nothing that needs a check."""
+        """Recompute what the hot paths test: both sides open, and nothing that needs a
+        check (``_send_lengths``: the payload lengths a send may skip the checks for,
+        where the server limits some)."""
         if self._app_state is CONNECTED and self._client_state is CONNECTED:
             quirks = identify_quirks(self.scope)
             self._fast_send = not (quirks.drops_empty_messages or quirks.max_send_size)
+            self._send_lengths = quirks.unchecked_lengths
             self._fast_receive = self._receive_timeout is None and self._max_message_size is None
         else:
             self._fast_send = self._fast_receive = False
+            self._send_lengths = _NO_LENGTHS
 
     # The scope, read-only.
 
@@ -556,6 +564,7 @@ class WebSocket(Mapping[str, Any]):
             # Both sides were open (that is what _fast_send says); now nothing is.
             self._app_state = DISCONNECTED
             self._fast_send = self._fast_receive = False
+            self._send_lengths = _NO_LENGTHS
             if self.close_code is None:
                 self.close_code, self.close_reason = code, ""
             return
@@ -610,7 +619,7 @@ class WebSocket(Mapping[str, Any]):
 
     async def send_text(self, data: str) -> None:
         """Send a text message; checks and errors are those of ``send()``."""
-        if self._fast_send and data.__class__ is str:
+        if data.__class__ is str and (self._fast_send or len(data) in self._send_lengths):
             try:
                 await self._send({"type": "websocket.send", "text": data})
             except _SERVER_SEND_ERRORS as exc:
@@ -620,7 +629,7 @@ class WebSocket(Mapping[str, Any]):
 
     async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
         """Send a binary message (``bytearray`` and ``memoryview`` are copied to bytes)."""
-        if self._fast_send and data.__class__ is bytes:
+        if data.__class__ is bytes and (self._fast_send or len(data) in self._send_lengths):
             try:
                 await self._send({"type": "websocket.send", "bytes": data})
             except _SERVER_SEND_ERRORS as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -86,6 +87,35 @@ async def test_daphne_refuses_what_it_would_drop_or_fail_on(size: int, refused: 
         assert "daphne" in message
     else:
         assert message == b"x" * size
+
+
+async def text_sender(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = WebSocket(scope, receive, send)
+    await websocket.accept()
+    text = websocket.query_params["char"] * int(websocket.query_params["count"])
+    try:
+        await websocket.send_text(text)
+    except InvalidMessage as exc:
+        await websocket.send_text(f"refused: {exc}")
+
+
+@pytest.mark.parametrize(
+    ("char", "count", "refused"),
+    [
+        ("x", 0, True),
+        ("x", 2**20, False),  # 1 MiB of ASCII: over 2**18 characters, so measured first
+        ("x", 2**20 + 1, True),
+        ("\U0001d11e", 2**18, False),  # 2**18 four-byte characters: exactly 1 MiB unchecked
+        ("\U0001d11e", 2**18 + 1, True),
+    ],
+)
+async def test_daphne_limits_text_by_its_utf8_size(char: str, count: int, refused: bool) -> None:
+    path = f"/?char={quote(char)}&count={count}"
+    async with connect(text_sender, path, dialect="daphne") as ws:
+        message = await ws.receive_text()
+    assert message.startswith("refused: ") == refused
+    if not refused:
+        assert message == char * count
 
 
 async def test_other_servers_send_empty_and_big_messages() -> None:

@@ -5,17 +5,12 @@ Serve it with ``python -m adapters serve uvicorn-wsproto adapters.echo_app:app``
 
 from __future__ import annotations
 
-from adapters.raw_asgi import Receive, Scope, Send, not_found, serve_lifespan
+from adapters.raw_asgi import AnyReceive, AnySend, Scope, websocket_only
 
 
-async def app(scope: Scope, receive: Receive, send: Send) -> None:
-    """Echo text as text and bytes as bytes until the client goes away."""
-    if scope["type"] == "lifespan":
-        await serve_lifespan(receive, send)
-        return
-    if scope["type"] != "websocket":
-        await not_found(send)
-        return
+async def echo(scope: Scope, receive: AnyReceive, send: AnySend) -> None:
+    """Echo text as text and bytes as bytes until the client goes away (some servers
+    send ``text`` and ``bytes`` both, one of them ``None``)."""
     while True:
         message = await receive()
         if message["type"] == "websocket.connect":
@@ -28,3 +23,6 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
                 await send({"type": "websocket.send", "bytes": message.get("bytes")})
         else:
             return
+
+
+app = websocket_only(echo)

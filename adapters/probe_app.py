@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 import anyio
 
-from adapters.raw_asgi import Message, Receive, Scope, Send, not_found, serve_lifespan
+from adapters.raw_asgi import Message, Receive, Scope, Send, websocket_only
 
 HANG_TIMEOUT: Final = 1.0
 """How long a ``receive()`` or ``send()`` may block before it counts as hanging."""
@@ -74,14 +74,9 @@ _findings: dict[str, Findings] = {}
 _events: dict[tuple[str, str], anyio.Event] = {}
 
 
+@websocket_only
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """Dispatch a WebSocket to the experiment named by its path."""
-    if scope["type"] == "lifespan":
-        await serve_lifespan(receive, send)
-        return
-    if scope["type"] != "websocket":
-        await not_found(send)
-        return
     path = str(scope.get("path", "/"))
     experiment = EXPERIMENTS.get(path, _echo)
     query = parse_qs(_as_bytes(scope.get("query_string")).decode("latin-1"))

@@ -2,14 +2,14 @@
 
 The adapters deliberately do not import ``lilya_ws``: they measure the servers
 the library normalises, so they speak raw ASGI with loose ``object`` values.
-``serve_lifespan`` and ``not_found`` also serve the apps of ``integration/`` and
-``bench/``, whichever way those type their callables.
+``websocket_only`` (lifespan answered, plain HTTP refused) also serves the apps
+of ``integration/`` and ``bench/``, whichever way those type their callables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 Scope: TypeAlias = Mapping[str, object]
 Message: TypeAlias = Mapping[str, object]
@@ -31,6 +31,10 @@ AnyReceive: TypeAlias = Callable[[], Awaitable[Mapping[str, object]]]
 AnySend: TypeAlias = Callable[[dict[str, object]], Awaitable[None]]
 """Callables typed by any school (these protocols, Starlette's ``MutableMapping``)."""
 
+ScopeT = TypeVar("ScopeT", bound=Mapping[str, Any])
+ReceiveT = TypeVar("ReceiveT", bound=AnyReceive)
+SendT = TypeVar("SendT", bound=AnySend)
+
 
 async def serve_lifespan(receive: AnyReceive, send: AnySend) -> None:
     """Acknowledge lifespan startup and shutdown so servers log nothing about it."""
@@ -47,3 +51,21 @@ async def not_found(send: AnySend) -> None:
     """Answer a plain HTTP request: these apps only speak WebSocket."""
     await send({"type": "http.response.start", "status": 404, "headers": []})
     await send({"type": "http.response.body", "body": b"WebSocket only\n"})
+
+
+def websocket_only(
+    handler: Callable[[ScopeT, ReceiveT, SendT], Awaitable[None]],
+) -> Callable[[ScopeT, ReceiveT, SendT], Awaitable[None]]:
+    """Make a WebSocket handler a whole ASGI app for a real server: lifespan events
+    are acknowledged and plain HTTP gets a 404, so servers log nothing about them."""
+
+    async def app(scope: ScopeT, receive: ReceiveT, send: SendT) -> None:
+        if scope["type"] == "websocket":
+            await handler(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await serve_lifespan(receive, send)
+        else:
+            await not_found(send)
+
+    app.__doc__ = handler.__doc__
+    return app

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, Protocol, TypeAlias
 
 import orjson
 from lilya.websockets import WebSocket as LilyaWebSocket
@@ -24,7 +24,8 @@ from lilya.websockets import WebSocketDisconnect as LilyaDisconnect
 from starlette.websockets import WebSocket as StarletteWebSocket
 from starlette.websockets import WebSocketDisconnect as StarletteDisconnect
 
-from adapters.raw_asgi import not_found, serve_lifespan
+from adapters import echo_app
+from adapters.raw_asgi import websocket_only
 from lilya_ws import OrjsonCodec
 from lilya_ws import WebSocket as LilyaWSWebSocket
 from lilya_ws import WebSocketDisconnect as LilyaWSDisconnect
@@ -171,152 +172,84 @@ async def wrapper_connect(scope: Scope, receive: Receive, send: Send) -> None:
     await websocket.close()
 
 
-# Starlette.
+# Starlette's, Lilya's and lilya_ws's WebSocket: the same echoes, written as a user would.
 
 
-async def starlette_text(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = StarletteWebSocket(scope, receive, send)
-    await websocket.accept()
-    try:
-        while True:
-            await websocket.send_text(await websocket.receive_text())
-    except StarletteDisconnect:
-        pass
+class EchoSocket(Protocol):
+    """What the echo apps use of a framework's ``WebSocket``: the API the three share."""
+
+    def accept(self) -> Awaitable[None]: ...
+    def close(self) -> Awaitable[None]: ...
+    def receive_text(self) -> Awaitable[str]: ...
+    def send_text(self, data: str) -> Awaitable[None]: ...
+    def receive_bytes(self) -> Awaitable[bytes]: ...
+    def send_bytes(self, data: bytes) -> Awaitable[None]: ...
+    def receive_json(self) -> Awaitable[Any]: ...
+    def send_json(self, data: Any) -> Awaitable[None]: ...
+    def iter_text(self) -> AsyncIterator[str]: ...
 
 
-async def starlette_bytes(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = StarletteWebSocket(scope, receive, send)
-    await websocket.accept()
-    try:
-        while True:
-            await websocket.send_bytes(await websocket.receive_bytes())
-    except StarletteDisconnect:
-        pass
+def _framework_apps(
+    websocket_class: Callable[[Scope, Receive, Send], EchoSocket],
+    disconnect: type[Exception],
+) -> dict[Workload, ASGIApp]:
+    """The echo apps of one framework, its ``WebSocket`` built by ``websocket_class``."""
+
+    async def text(scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = websocket_class(scope, receive, send)
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        except disconnect:
+            pass
+
+    async def bytes_(scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = websocket_class(scope, receive, send)
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_bytes(await websocket.receive_bytes())
+        except disconnect:
+            pass
+
+    async def json_(scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = websocket_class(scope, receive, send)
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_json(await websocket.receive_json())
+        except disconnect:
+            pass
+
+    async def iter_text(scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = websocket_class(scope, receive, send)
+        await websocket.accept()
+        async for payload in websocket.iter_text():
+            await websocket.send_text(payload)
+
+    async def connect(scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = websocket_class(scope, receive, send)
+        await websocket.accept()
+        await websocket.close()
+
+    # Starlette and Lilya have no codec option: their stdlib json is what a user gets.
+    return {
+        "text": text,
+        "bytes": bytes_,
+        "json": json_,
+        "json_orjson": json_,
+        "iter_text": iter_text,
+        "connect": connect,
+    }
 
 
-async def starlette_json(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = StarletteWebSocket(scope, receive, send)
-    await websocket.accept()
-    try:
-        while True:
-            await websocket.send_json(await websocket.receive_json())
-    except StarletteDisconnect:
-        pass
+def _lilya_ws_orjson(scope: Scope, receive: Receive, send: Send) -> LilyaWSWebSocket:
+    return LilyaWSWebSocket(scope, receive, send, json_codec=ORJSON_CODEC)
 
 
-async def starlette_iter_text(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = StarletteWebSocket(scope, receive, send)
-    await websocket.accept()
-    async for text in websocket.iter_text():
-        await websocket.send_text(text)
-
-
-async def starlette_connect(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = StarletteWebSocket(scope, receive, send)
-    await websocket.accept()
-    await websocket.close()
-
-
-# Lilya.
-
-
-async def lilya_text(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = LilyaWebSocket(scope, receive, send)
-    await websocket.accept()
-    try:
-        while True:
-            await websocket.send_text(await websocket.receive_text())
-    except LilyaDisconnect:
-        pass
-
-
-async def lilya_bytes(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = LilyaWebSocket(scope, receive, send)
-    await websocket.accept()
-    try:
-        while True:
-            await websocket.send_bytes(await websocket.receive_bytes())
-    except LilyaDisconnect:
-        pass
-
-
-async def lilya_json(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = LilyaWebSocket(scope, receive, send)
-    await websocket.accept()
-    try:
-        while True:
-            await websocket.send_json(await websocket.receive_json())
-    except LilyaDisconnect:
-        pass
-
-
-async def lilya_iter_text(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = LilyaWebSocket(scope, receive, send)
-    await websocket.accept()
-    async for text in websocket.iter_text():
-        await websocket.send_text(text)
-
-
-async def lilya_connect(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = LilyaWebSocket(scope, receive, send)
-    await websocket.accept()
-    await websocket.close()
-
-
-# lilya_ws.
-
-
-async def lilya_ws_text(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = LilyaWSWebSocket(scope, receive, send)
-    await websocket.accept()
-    try:
-        while True:
-            await websocket.send_text(await websocket.receive_text())
-    except LilyaWSDisconnect:
-        pass
-
-
-async def lilya_ws_bytes(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = LilyaWSWebSocket(scope, receive, send)
-    await websocket.accept()
-    try:
-        while True:
-            await websocket.send_bytes(await websocket.receive_bytes())
-    except LilyaWSDisconnect:
-        pass
-
-
-async def lilya_ws_json(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = LilyaWSWebSocket(scope, receive, send)
-    await websocket.accept()
-    try:
-        while True:
-            await websocket.send_json(await websocket.receive_json())
-    except LilyaWSDisconnect:
-        pass
-
-
-async def lilya_ws_json_orjson(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = LilyaWSWebSocket(scope, receive, send, json_codec=ORJSON_CODEC)
-    await websocket.accept()
-    try:
-        while True:
-            await websocket.send_json(await websocket.receive_json())
-    except LilyaWSDisconnect:
-        pass
-
-
-async def lilya_ws_iter_text(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = LilyaWSWebSocket(scope, receive, send)
-    await websocket.accept()
-    async for text in websocket.iter_text():
-        await websocket.send_text(text)
-
-
-async def lilya_ws_connect(scope: Scope, receive: Receive, send: Send) -> None:
-    websocket = LilyaWSWebSocket(scope, receive, send)
-    await websocket.accept()
-    await websocket.close()
+_LILYA_WS_APPS: Final = _framework_apps(LilyaWSWebSocket, LilyaWSDisconnect)
+_LILYA_WS_APPS["json_orjson"] = _framework_apps(_lilya_ws_orjson, LilyaWSDisconnect)["json"]
 
 
 APPS: Final[Mapping[Framework, Mapping[Workload, ASGIApp]]] = {
@@ -336,73 +269,21 @@ APPS: Final[Mapping[Framework, Mapping[Workload, ASGIApp]]] = {
         "iter_text": wrapper_iter_text,
         "connect": wrapper_connect,
     },
-    "starlette": {
-        "text": starlette_text,
-        "bytes": starlette_bytes,
-        "json": starlette_json,
-        # Starlette has no codec option: its stdlib json is what a user gets.
-        "json_orjson": starlette_json,
-        "iter_text": starlette_iter_text,
-        "connect": starlette_connect,
-    },
-    "lilya": {
-        "text": lilya_text,
-        "bytes": lilya_bytes,
-        "json": lilya_json,
-        "json_orjson": lilya_json,
-        "iter_text": lilya_iter_text,
-        "connect": lilya_connect,
-    },
-    "lilya_ws": {
-        "text": lilya_ws_text,
-        "bytes": lilya_ws_bytes,
-        "json": lilya_ws_json,
-        "json_orjson": lilya_ws_json_orjson,
-        "iter_text": lilya_ws_iter_text,
-        "connect": lilya_ws_connect,
-    },
+    "starlette": _framework_apps(StarletteWebSocket, StarletteDisconnect),
+    "lilya": _framework_apps(LilyaWebSocket, LilyaDisconnect),
+    "lilya_ws": _LILYA_WS_APPS,
 }
 """``APPS[framework][workload]``: the app ``bench/inprocess.py`` times."""
 
 
-# Served apps for bench/endtoend.py: text echo, plus what a real server also sends.
+# Served apps for bench/endtoend.py and bench/instructions.py: the text echoes, answering
+# lifespan and plain HTTP as a real server needs.
 
 
-def _served(echo: ASGIApp) -> ASGIApp:
-    """Wrap a WebSocket echo so servers get lifespan answers and HTTP a 404."""
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await echo(scope, receive, send)
-        elif scope["type"] == "lifespan":
-            await serve_lifespan(receive, send)
-        else:
-            await not_found(send)
-
-    return app
-
-
-async def _raw_served_echo(scope: Scope, receive: Receive, send: Send) -> None:
-    """Raw echo for real servers: some send ``text`` and ``bytes`` both, one ``None``."""
-    while True:
-        message = await receive()
-        mtype = message["type"]
-        if mtype == "websocket.receive":
-            text = message.get("text")
-            if text is not None:
-                await send({"type": "websocket.send", "text": text})
-            else:
-                await send({"type": "websocket.send", "bytes": message.get("bytes")})
-        elif mtype == "websocket.connect":
-            await send({"type": "websocket.accept"})
-        else:
-            return
-
-
-raw_echo: Final = _served(_raw_served_echo)
-starlette_echo: Final = _served(starlette_text)
-lilya_echo: Final = _served(lilya_text)
-lilya_ws_echo: Final = _served(lilya_ws_text)
+raw_echo: Final = echo_app.app
+starlette_echo: Final = websocket_only(APPS["starlette"]["text"])
+lilya_echo: Final = websocket_only(APPS["lilya"]["text"])
+lilya_ws_echo: Final = websocket_only(APPS["lilya_ws"]["text"])
 
 ECHO_PATHS: Final[Mapping[Framework, str]] = {
     "raw": "/raw",
@@ -413,18 +294,13 @@ ECHO_PATHS: Final[Mapping[Framework, str]] = {
 }
 """Where ``echo_by_path`` serves each framework's text echo."""
 _ECHO_BY_PATH: Final[Mapping[str, ASGIApp]] = {
-    "/raw": _raw_served_echo,
-    "/wrapper": APPS["wrapper"]["text"],
-    "/starlette": starlette_text,
-    "/lilya": lilya_text,
-    "/lilya_ws": lilya_ws_text,
+    ECHO_PATHS["raw"]: echo_app.echo,
+    **{ECHO_PATHS[name]: APPS[name]["text"] for name in FRAMEWORKS if name != "raw"},
 }
 
 
-async def _dispatch(scope: Scope, receive: Receive, send: Send) -> None:
-    await _ECHO_BY_PATH.get(scope["path"], _raw_served_echo)(scope, receive, send)
-
-
-echo_by_path: Final = _served(_dispatch)
-"""All five echoes in one server (see ``ECHO_PATHS``; other paths get the raw echo), so
-they are compared in the same process, rotated round by round."""
+@websocket_only
+async def echo_by_path(scope: Scope, receive: Receive, send: Send) -> None:
+    """All five echoes in one server (see ``ECHO_PATHS``; other paths get the raw echo),
+    so they are compared in the same process, rotated round by round."""
+    await _ECHO_BY_PATH.get(scope["path"], echo_app.echo)(scope, receive, send)

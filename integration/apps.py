@@ -21,7 +21,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 
 import anyio
 
-from adapters.raw_asgi import not_found, serve_lifespan
+from adapters.raw_asgi import websocket_only
 from integration import protocol as p
 from lilya_ws import (
     DenialResponseUnsupported,
@@ -508,14 +508,9 @@ async def signal(websocket: WebSocket, token: str) -> None:
     await websocket.close()
 
 
+@websocket_only
 async def app(scope: Scope, receive: RawReceive, send: RawSend) -> None:
-    """The ASGI entry point: lifespan, a 404 for plain HTTP, and the scenario routes."""
-    if scope["type"] == "lifespan":
-        await serve_lifespan(receive, send)
-        return
-    if scope["type"] != "websocket":
-        await not_found(send)
-        return
+    """The scenario routes (lifespan and plain HTTP are answered by ``websocket_only``)."""
     raw = RawLog(receive)
     websocket = WebSocket(scope, raw, send)
     name, _, rest = str(scope["path"]).lstrip("/").partition("/")

@@ -49,7 +49,7 @@ from websockets.asyncio.client import connect as ws_client_connect
 from websockets.exceptions import ConnectionClosed
 
 from adapters.handshake import open_handshake
-from adapters.raw_asgi import not_found, serve_lifespan
+from adapters.raw_asgi import websocket_only
 from lilya_ws import WebSocket, WebSocketDisconnect
 
 __all__ = [
@@ -147,14 +147,9 @@ def _describe(exc: BaseException) -> str:
 # The app.
 
 
+@websocket_only
 async def app(scope: MutableMapping[str, Any], receive: RawReceive, send: RawSend) -> None:
-    """The ASGI entry point: lifespan, a 404 for plain HTTP, the three WebSocket routes."""
-    if scope["type"] == "lifespan":
-        await serve_lifespan(receive, send)
-        return
-    if scope["type"] != "websocket":
-        await not_found(send)
-        return
+    """The three WebSocket routes (lifespan and plain HTTP: ``websocket_only``)."""
     websocket = WebSocket(scope, receive, send)
     route = websocket.url.path
     if route == "/stream" or route == "/flood":

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -135,6 +135,23 @@ class RunningServer:
 
     def __repr__(self) -> str:
         return f"<RunningServer {self.name} pid={self.pid} {self.ws_url}>"
+
+
+def group_processes(pgid: int) -> Iterator[tuple[int, list[str]]]:
+    """Every live process of group ``pgid``: its PID and its ``/proc/PID/stat`` fields
+    from field 3 (``state``) on. A server started here is alone in its group with
+    the workers it forks, so this is the whole server (Linux only)."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii") as stat:
+                data = stat.read()
+        except OSError:  # the process exited while we looked
+            continue
+        fields = data[data.rindex(")") + 2 :].split()  # after the command name
+        if int(fields[2]) == pgid:  # field 5: pgrp
+            yield int(entry.name), fields
 
 
 def free_port(host: str) -> int:

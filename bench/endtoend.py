@@ -34,7 +34,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 
 from adapters import ServerAdapter, available, get
 from adapters.errors import AdapterError
-from adapters.process import RunningServer, start_server
+from adapters.process import RunningServer, group_processes, start_server
 from bench.apps import ECHO_PATHS, FRAMEWORKS, Framework
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -50,23 +50,9 @@ _CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
 
 
 def group_cpu_seconds(pgid: int) -> float:
-    """CPU seconds used by every process of group ``pgid``, and by their reaped children.
-
-    The adapters start each server in its own session, so its group holds the
-    server and any worker it forks (granian, hypercorn workers).
-    """
-    ticks = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="ascii") as stat:
-                data = stat.read()
-        except OSError:  # the process exited while we looked
-            continue
-        fields = data[data.rindex(")") + 2 :].split()  # fields[0] is field 3, "state"
-        if int(fields[2]) == pgid:  # field 5: pgrp
-            ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    """CPU seconds used by every process of group ``pgid`` (the server and its workers),
+    and by their reaped children: fields 14-17 of ``/proc/PID/stat``."""
+    ticks = sum(sum(int(v) for v in fields[11:15]) for _, fields in group_processes(pgid))
     return ticks / _CLK_TCK
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import resource
 import socket
 import struct
@@ -49,6 +48,7 @@ from websockets.asyncio.client import connect as ws_client_connect
 from websockets.exceptions import ConnectionClosed
 
 from adapters.handshake import open_handshake
+from adapters.process import group_processes
 from adapters.raw_asgi import websocket_only
 from lilya_ws import WebSocket, WebSocketDisconnect
 
@@ -312,20 +312,14 @@ def raise_open_files(needed: int) -> int:
 def group_rss_bytes(pgid: int) -> int:
     """Resident memory (``VmRSS``) summed over every process of group ``pgid``, in bytes."""
     total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+    for pid, _ in group_processes(pgid):
         try:
-            with open(f"/proc/{entry.name}/stat", encoding="ascii") as stat:
-                data = stat.read()
-            if int(data[data.rindex(")") + 2 :].split()[2]) != pgid:  # field 5: pgrp
-                continue
-            with open(f"/proc/{entry.name}/status", encoding="ascii") as status:
+            with open(f"/proc/{pid}/status", encoding="ascii") as status:
                 for line in status:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1]) * 1024
                         break
-        except (OSError, ValueError):  # the process exited while we looked
+        except OSError:  # the process exited while we looked
             continue
     return total
 

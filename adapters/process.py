@@ -102,12 +102,8 @@ class RunningServer:
             return True
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                os.killpg(self._process.pid, 0)
-            except ProcessLookupError:
+            if not group_alive(self._process.pid):
                 return True
-            except PermissionError:
-                return False
             if time.monotonic() >= deadline:
                 return False
             # Not our children, so nothing to wait on: poll, briefly.
@@ -135,6 +131,17 @@ class RunningServer:
 
     def __repr__(self) -> str:
         return f"<RunningServer {self.name} pid={self.pid} {self.ws_url}>"
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` is left, zombies included (POSIX)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
 
 
 def group_processes(pgid: int) -> Iterator[tuple[int, list[str]]]:

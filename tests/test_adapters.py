@@ -25,6 +25,7 @@ from adapters import (
     names,
 )
 from adapters.probe import PROBE_APP, capabilities_from, measure
+from adapters.process import group_alive
 
 if TYPE_CHECKING:
     from conftest import RequireServer
@@ -34,15 +35,6 @@ ECHO_APP = "adapters.echo_app:app"
 TIMEOUT = 10.0
 
 Launch = Callable[..., RunningServer]
-
-
-def _gone(pid: int) -> bool:
-    """True once neither the process nor any member of its process group exists."""
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 @pytest.fixture
@@ -59,7 +51,7 @@ def launch(require_server: RequireServer) -> Iterator[Launch]:
     yield start
     for server in started:
         server.stop()
-        assert _gone(server.pid), f"{server.name} left processes in group {server.pid}"
+        assert not group_alive(server.pid), f"{server.name} left processes in group {server.pid}"
 
 
 def test_registry_has_exactly_the_seven_configurations() -> None:
@@ -119,7 +111,7 @@ async def test_echo_round_trip_then_stop(name: str, launch: Launch) -> None:
     server.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(server.pid, 0)
-    assert _gone(server.pid)
+    assert not group_alive(server.pid)
     assert isinstance(server.log(), str)
     assert not server.log_path.exists()
 

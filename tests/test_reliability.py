@@ -29,6 +29,7 @@ from typing import Final
 import pytest
 
 from adapters import RunningServer, get, names
+from adapters.process import group_alive
 from integration.load import (
     APP,
     FaultReport,
@@ -119,21 +120,13 @@ def _launch(name: str, connections: int = 64) -> RunningServer:
     return adapter.start(APP, cwd=ROOT)
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 @pytest.fixture(scope="module", params=names())
 def server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
     """One server per configuration for the load, reset and slow-consumer tests."""
     connections = HEAVY_LOAD[0] if _heavy_selected(request.config) else LOAD[0]
     with _launch(request.param, connections) as running:
         yield running
-    assert _gone(running.pid), f"{running.name} left processes in group {running.pid}"
+    assert not group_alive(running.pid), f"{running.name} left processes in group {running.pid}"
 
 
 # Load.
@@ -225,7 +218,7 @@ async def test_server_shutdown_mid_stream(
     finally:
         running.stop()
     _figures(record_property, {"server": name, **result.as_row()})
-    assert _gone(running.pid), f"{name} left processes in group {running.pid}"
+    assert not group_alive(running.pid), f"{name} left processes in group {running.pid}"
     observed = _observed(result)
     assert observed in SHUTDOWN[signalled][name], (result, running.log_tail())
     if observed == WSD:

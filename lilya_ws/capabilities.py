@@ -24,6 +24,7 @@ __all__ = [
     "CLOSE_REASON_SPEC",
     "DAPHNE",
     "DENIAL_RESPONSE_EXTENSION",
+    "EVERY_LENGTH",
     "GRANIAN",
     "NO_QUIRKS",
     "Capabilities",
@@ -49,6 +50,10 @@ def parse_spec_version(value: object) -> tuple[int, int]:
         return _DEFAULT_SPEC
 
 
+EVERY_LENGTH: Final = range(sys.maxsize + 1)
+"""``ServerQuirks.unchecked_lengths`` of a server that sends every payload as given."""
+
+
 @dataclass(frozen=True, slots=True)
 class ServerQuirks:
     """Ways one server loses what the application sends, whatever it declares."""
@@ -70,8 +75,11 @@ class ServerQuirks:
     most 4 bytes in UTF-8."""
 
     def __post_init__(self) -> None:
-        longest = sys.maxsize if self.max_send_size is None else self.max_send_size // 4
-        lengths = range(1 if self.drops_empty_messages else 0, longest + 1)
+        if self.drops_empty_messages or self.max_send_size is not None:
+            longest = sys.maxsize if self.max_send_size is None else self.max_send_size // 4
+            lengths = range(1 if self.drops_empty_messages else 0, longest + 1)
+        else:
+            lengths = EVERY_LENGTH
         object.__setattr__(self, "unchecked_lengths", lengths)  # frozen: set once, here
 
     def can_close_with(self, code: int) -> bool:

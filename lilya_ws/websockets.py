@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, overlo
 from lilya_ws.capabilities import (
     ACCEPT_HEADERS_SPEC,
     CLOSE_REASON_SPEC,
+    EVERY_LENGTH,
     Capabilities,
     identify_quirks,
 )
@@ -298,12 +299,11 @@ class WebSocket(Mapping[str, Any]):
 
     def _refresh(self) -> None:
         """Recompute what the hot paths test: both sides open, and nothing that needs a
-        check (``_send_lengths``: the payload lengths a send may skip the checks for,
-        where the server limits some)."""
+        check. ``_send_lengths`` are the payload lengths a send may skip the checks for;
+        ``_fast_send`` says it is every length, as a flag because every send tests it."""
         if self._app_state is CONNECTED and self._client_state is CONNECTED:
-            quirks = identify_quirks(self.scope)
-            self._fast_send = not (quirks.drops_empty_messages or quirks.max_send_size)
-            self._send_lengths = quirks.unchecked_lengths
+            self._send_lengths = identify_quirks(self.scope).unchecked_lengths
+            self._fast_send = self._send_lengths is EVERY_LENGTH
             self._fast_receive = self._receive_timeout is None and self._max_message_size is None
         else:
             self._fast_send = self._fast_receive = False

@@ -1,7 +1,7 @@
 """End-to-end benchmark: the same text echo under each real server, on 127.0.0.1.
 
-One server process per configuration serves all four echoes (raw ASGI,
-Starlette, Lilya, lilya_ws; see ``bench.apps.echo_by_path``). A picows client
+One server process per configuration serves all five echoes (raw ASGI, the
+check-free wrapper, Starlette, Lilya, lilya_ws; see ``bench.apps.echo_by_path``). A picows client
 keeps ``--connections`` connections each with one message in flight, for a
 fixed number of messages, rotating the app order every round. Reported per
 app: the server's CPU time per message (utime+stime from ``/proc/PID/stat``,
@@ -254,7 +254,7 @@ class Row:
 async def bench_server(
     adapter: ServerAdapter, connections: int, messages: int, rounds: int, size: int
 ) -> list[Row]:
-    """All four echoes under one server process, app order rotated each round."""
+    """All five echoes under one server process, app order rotated each round."""
     rows = {app: Row(adapter.name, app) for app in FRAMEWORKS}
     try:
         server = adapter.start("bench.apps:echo_by_path", cwd=ROOT)

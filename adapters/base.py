@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from adapters.errors import ServerUnavailableError
-from adapters.process import RunningServer, start_server
+from adapters.process import RunningServer, TLSFiles, start_server
 
 HOST: Final = "127.0.0.1"
 STARTUP_TIMEOUT: Final = 20.0
@@ -89,9 +89,12 @@ class ServerCapabilities:
 
 
 class CommandBuilder(Protocol):
-    """Build the argv that serves ``app`` (``module:attr``) on ``host:port``."""
+    """Build the argv that serves ``app`` (``module:attr``) on ``host:port``, over TLS
+    with ``tls``'s certificate and key when given."""
 
-    def __call__(self, app: str, host: str, port: int, /) -> list[str]: ...
+    def __call__(
+        self, app: str, host: str, port: int, /, tls: TLSFiles | None = None
+    ) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -134,12 +137,14 @@ class ServerAdapter:
         ready_path: str = "/",
         timeout: float = STARTUP_TIMEOUT,
         wrapper: Sequence[str] = (),
+        tls: TLSFiles | None = None,
     ) -> RunningServer:
         """Start serving ``app`` and return once it completes a WebSocket handshake.
 
         ``port=None`` picks a free port. ``cwd`` (default: the current directory)
         is where ``app`` is imported from. ``wrapper`` is an argv prefix the server
         runs under (``["valgrind", "--tool=callgrind"]``, ``["taskset", "-c", "1"]``).
+        ``tls`` serves ``wss://`` with its certificate; readiness then trusts its CA.
         Use the result as a context manager so the process always stops. Raises
         :class:`~adapters.errors.ServerStartError`.
         """
@@ -147,12 +152,13 @@ class ServerAdapter:
             raise ServerUnavailableError(self.name, reason)
         return start_server(
             self.name,
-            lambda chosen: [*wrapper, *self.command(app, host, chosen)],
+            lambda chosen: [*wrapper, *self.command(app, host, chosen, tls)],
             host=host,
             port=port,
             cwd=cwd or Path.cwd(),
             ready_path=ready_path,
             timeout=timeout,
+            tls=tls,
         )
 
 

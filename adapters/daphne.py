@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Final
 
 from adapters.base import ServerAdapter, ServerCapabilities
+from adapters.process import TLSFiles
 
 MEASURED_WITH: Final = "daphne 4.2.3, twisted 26.10.0, autobahn 26.10.2"
 
 
-def command(app: str, host: str, port: int, /) -> list[str]:
-    """The daphne command line; ``-v 0`` keeps warnings and errors, drops the access log."""
-    return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "-v", "0", app]
+def command(app: str, host: str, port: int, /, tls: TLSFiles | None = None) -> list[str]:
+    """The daphne command line; ``-v 0`` keeps warnings and errors, drops the access log.
+
+    TLS is a Twisted ``ssl:`` server endpoint (``-e``) in place of ``-b``/``-p``.
+    """
+    if tls is None:
+        where = ["-b", host, "-p", str(port)]
+    else:
+        key, cert = _endpoint_value(tls.keyfile), _endpoint_value(tls.certfile)
+        where = ["-e", f"ssl:{port}:interface={host}:privateKey={key}:certKey={cert}"]
+    return [sys.executable, "-m", "daphne", *where, "-v", "0", app]
+
+
+def _endpoint_value(path: Path) -> str:
+    """``path`` escaped for Twisted's endpoint syntax (``:`` separates its fields)."""
+    return str(path).replace("\\", "\\\\").replace(":", "\\:")
 
 
 CAPABILITIES: Final = ServerCapabilities(

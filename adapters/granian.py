@@ -6,16 +6,17 @@ import sys
 from typing import Final
 
 from adapters.base import ServerAdapter, ServerCapabilities
+from adapters.process import TLSFiles
 
 MEASURED_WITH: Final = "granian 2.8.9"
 
 
-def command(app: str, host: str, port: int, /) -> list[str]:
+def command(app: str, host: str, port: int, /, tls: TLSFiles | None = None) -> list[str]:
     """The granian command line: ASGI interface, one worker."""
-    return [
-        *(sys.executable, "-m", "granian", "--interface", "asgi"),
-        *("--host", host, "--port", str(port), "--workers", "1", "--log-level", "warning", app),
-    ]
+    argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", host]
+    if tls is not None:
+        argv += ["--ssl-certificate", str(tls.certfile), "--ssl-keyfile", str(tls.keyfile)]
+    return [*argv, "--port", str(port), "--workers", "1", "--log-level", "warning", app]
 
 
 CAPABILITIES: Final = ServerCapabilities(

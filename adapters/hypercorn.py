@@ -6,6 +6,7 @@ import sys
 from typing import Final, Literal
 
 from adapters.base import CommandBuilder, ServerAdapter, ServerCapabilities
+from adapters.process import TLSFiles
 
 WorkerClass = Literal["asyncio", "trio"]
 
@@ -15,11 +16,11 @@ MEASURED_WITH: Final = "hypercorn 0.18.0, wsproto 1.3.2, trio 0.35.0"
 def command(worker_class: WorkerClass) -> CommandBuilder:
     """The hypercorn command line for one worker class."""
 
-    def build(app: str, host: str, port: int, /) -> list[str]:
-        return [
-            *(sys.executable, "-m", "hypercorn", "--bind", f"{host}:{port}"),
-            *("--worker-class", worker_class, "--log-level", "WARNING", app),
-        ]
+    def build(app: str, host: str, port: int, /, tls: TLSFiles | None = None) -> list[str]:
+        argv = [sys.executable, "-m", "hypercorn", "--bind", f"{host}:{port}"]
+        if tls is not None:
+            argv += ["--certfile", str(tls.certfile), "--keyfile", str(tls.keyfile)]
+        return [*argv, "--worker-class", worker_class, "--log-level", "WARNING", app]
 
     return build
 

@@ -9,15 +9,18 @@ attempts is a wait on the process itself, so an early exit is seen at once.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -33,13 +36,37 @@ _pause: Final = threading.Event()
 """Never set: ``_pause.wait(t)`` is the bounded pause between polls."""
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """A certificate and its key for a server to serve ``wss://``, and the CA that signed it.
+
+    Clients (the readiness check included) trust :attr:`cafile`; test certificates
+    are made at run time (``trustme``), never checked in.
+    """
+
+    certfile: Path
+    keyfile: Path
+    cafile: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client-side context that trusts :attr:`cafile` and checks the host name."""
+        return ssl.create_default_context(cafile=str(self.cafile))
+
+
 class RunningServer:
     """A started server process; a context manager that stops it on exit."""
 
     def __init__(
-        self, name: str, process: subprocess.Popen[bytes], host: str, port: int, log_path: Path
+        self,
+        name: str,
+        process: subprocess.Popen[bytes],
+        host: str,
+        port: int,
+        log_path: Path,
+        tls: TLSFiles | None = None,
     ) -> None:
         self.name = name
+        self.tls = tls
         # A server bound to every interface (in a container) is reached on loopback.
         self.host = "127.0.0.1" if host == "0.0.0.0" else host
         self.port = port
@@ -54,8 +81,8 @@ class RunningServer:
 
     @property
     def ws_url(self) -> str:
-        """Base URL to connect to, without a path: ``ws://127.0.0.1:PORT``."""
-        return f"ws://{self.host}:{self.port}"
+        """Base URL to connect to, without a path: ``ws://127.0.0.1:PORT`` (``wss://`` with TLS)."""
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}"
 
     def log(self) -> str:
         """Everything the server wrote to stdout and stderr so far."""
@@ -189,8 +216,10 @@ def start_server(
     cwd: Path,
     ready_path: str,
     timeout: float,
+    tls: TLSFiles | None = None,
 ) -> RunningServer:
-    """Spawn ``command(port)`` in ``cwd`` and wait until it completes a handshake."""
+    """Spawn ``command(port)`` in ``cwd`` and wait until it completes a handshake
+    (over TLS, trusting ``tls.cafile``, when ``tls`` is given)."""
     if port is None:
         port = free_port(host)
     else:
@@ -212,7 +241,7 @@ def start_server(
         except OSError as exc:
             Path(log_name).unlink(missing_ok=True)
             raise ServerStartError(name, f"cannot launch {sys.executable}: {exc}") from exc
-    server = RunningServer(name, process, host, port, Path(log_name))
+    server = RunningServer(name, process, host, port, Path(log_name), tls)
     try:
         _wait_ready(server, ready_path, timeout)
     except BaseException:
@@ -239,12 +268,48 @@ def _wait_ready(server: RunningServer, path: str, timeout: float) -> None:
                 server.log_tail(),
             )
         try:
-            with open_handshake(server.host, server.port, path, timeout=min(1.0, remaining)) as hs:
-                if hs.status == 101:
-                    hs.close_cleanly(timeout=1.0)
+            if server.tls is not None:
+                status = _tls_handshake_status(server, path, min(1.0, remaining))
+                if status == 101:
                     return
-                last = f"last answer: HTTP {hs.status}"
+                last = f"last answer: HTTP {status}"
+            else:
+                with open_handshake(
+                    server.host, server.port, path, timeout=min(1.0, remaining)
+                ) as hs:
+                    if hs.status == 101:
+                        hs.close_cleanly(timeout=1.0)
+                        return
+                    last = f"last answer: HTTP {hs.status}"
         except OSError as exc:
             last = f"last attempt: {type(exc).__name__}: {exc}"
         with contextlib.suppress(subprocess.TimeoutExpired):
             server.wait(min(_POLL_INTERVAL, max(deadline - time.monotonic(), 0)))
+
+
+def _tls_handshake_status(server: RunningServer, path: str, timeout: float) -> int:
+    """The HTTP status a ``wss://`` opening handshake gets (101 when the server is ready).
+
+    ``http.client`` returns the 101 head without reading a body; the socket is then
+    closed without a closing handshake, which no server logs at warning level.
+    """
+    assert server.tls is not None
+    connection = http.client.HTTPSConnection(
+        server.host, server.port, timeout=timeout, context=server.tls.client_context()
+    )
+    try:
+        connection.request(
+            "GET",
+            path,
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",  # RFC 6455 section 1.3's
+                "Sec-WebSocket-Version": "13",
+            },
+        )
+        return connection.getresponse().status
+    except (http.client.HTTPException, ssl.SSLError) as exc:
+        raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        connection.close()

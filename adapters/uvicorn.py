@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Final, Literal
 
 from adapters.base import CommandBuilder, ServerAdapter, ServerCapabilities
+from adapters.process import TLSFiles
 
 WsImplementation = Literal["websockets", "websockets-sansio", "wsproto"]
 
@@ -16,11 +17,14 @@ MEASURED_WITH: Final = "uvicorn 0.54.0, websockets 17.4, wsproto 1.3.2"
 def command(ws: WsImplementation) -> CommandBuilder:
     """The uvicorn command line for one ``--ws`` implementation."""
 
-    def build(app: str, host: str, port: int, /) -> list[str]:
-        return [
+    def build(app: str, host: str, port: int, /, tls: TLSFiles | None = None) -> list[str]:
+        argv = [
             *(sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port)),
             *("--ws", ws, "--log-level", "warning", "--no-access-log"),
         ]
+        if tls is not None:
+            argv += ["--ssl-certfile", str(tls.certfile), "--ssl-keyfile", str(tls.keyfile)]
+        return argv
 
     return build
 

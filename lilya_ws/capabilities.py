@@ -30,6 +30,7 @@ __all__ = [
     "Capabilities",
     "ServerQuirks",
     "identify_quirks",
+    "is_peer_gone",
     "parse_spec_version",
 ]
 
@@ -103,6 +104,25 @@ GRANIAN: Final = ServerQuirks(
     drops_accept_headers=True,  # declares 2.3 but never sends them
     streams_denial_body=False,  # only the last body part reaches the client
 )
+
+
+PEER_GONE_ERRORS: Final[Mapping[str, str]] = {
+    "uvicorn.protocols.utils.ClientDisconnected": "uvicorn (all three): a send after the peer left",
+    "lilya_ws.testing.ClientGone": "lilya_ws.testing: its uvicorn presets' ClientDisconnected",
+}
+"""What a server's ``send`` raises when the peer is gone, by ``module.qualname``.
+
+Only these become ``WebSocketDisconnect``; any other error (a bug in a
+middleware's ``send``) propagates unchanged. The servers not listed accept a
+send silently once the client has left (``adapters/DIALECTS.md`` §7).
+"""
+
+
+def is_peer_gone(error: BaseException) -> bool:
+    """Whether ``error``, raised by the server's ``send``, means the peer has left."""
+    return any(
+        f"{cls.__module__}.{cls.__qualname__}" in PEER_GONE_ERRORS for cls in type(error).__mro__
+    )
 
 
 def identify_quirks(scope: Mapping[str, Any]) -> ServerQuirks:

@@ -168,7 +168,7 @@ class HandshakeRejected(Exception):
         super().__init__(f"Handshake rejected with HTTP {status}")
 
 
-class _ClientGone(OSError):
+class ClientGone(OSError):
     """What an ``oserror`` dialect raises from ``send`` once the client has left."""
 
 
@@ -286,7 +286,7 @@ class TestWebSocket:
     def _send_after_close(self, mtype: str) -> None:
         behaviour = self.dialect.send_after_close
         if behaviour == "oserror":
-            raise _ClientGone(f"Cannot send {mtype!r}: the client has disconnected")
+            raise ClientGone(f"Cannot send {mtype!r}: the client has disconnected")
         if behaviour == "runtimeerror":
             raise RuntimeError(f"Unexpected ASGI message {mtype!r}, the connection is closed")
 

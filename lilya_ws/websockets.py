@@ -1,29 +1,22 @@
-"""The WebSocket: one typed object over an ASGI connection, identical on every server.
+"""The WebSocket: the seed's operations over one ASGI connection, the same on every server.
 
-Both sides of the connection follow a state machine written as a table (see
-``APP_TRANSITIONS`` and ``CLIENT_TRANSITIONS``)::
+Both sides of the connection follow the tables in ``states.py``; what the
+application sends is checked by ``validation.py``; what differs between servers
+is decided in ``capabilities.py`` and applied here: payload keys set to ``None``,
+close codes given as ``IntEnum``, a send after the peer left that raises
+``OSError`` or nothing (a ``ReadAhead`` keeps a receive pending so it raises
+everywhere), and a dead connection whose next ``receive()`` would never return.
 
-    application (what the app sends)           client (what the server delivers)
-    CONNECTING --accept--------> CONNECTED      CONNECTING --connect----> CONNECTED
-    CONNECTING --close---------> DISCONNECTED   CONNECTING --disconnect-> DISCONNECTED
-    CONNECTING --response.start> RESPONSE       CONNECTED  --receive----> CONNECTED
-    CONNECTED  --send----------> CONNECTED      CONNECTED  --disconnect-> DISCONNECTED
-    CONNECTED  --close---------> DISCONNECTED
-    RESPONSE   --body (more)---> RESPONSE
-    RESPONSE   --body (last)---> DISCONNECTED
-
-Server differences are evened out here, from ``Capabilities``: payload keys
-set to ``None``, close codes given as ``IntEnum``, send-after-disconnect
-raising ``OSError``/``RuntimeError`` or nothing, and a dead connection whose
-next ``receive()`` would never return.
+Each direction has one fast path, taken while both sides are open and nothing
+needs a check: a receive awaits the server's ``receive()`` directly, a send
+hands its message over.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import warnings
-from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, overload
 
 from lilya_ws.capabilities import (
@@ -32,7 +25,9 @@ from lilya_ws.capabilities import (
     EVERY_LENGTH,
     Capabilities,
     identify_quirks,
+    is_peer_gone,
 )
+from lilya_ws.concurrency import wait_with_timeout
 from lilya_ws.datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
 from lilya_ws.errors import (
     ConnectionClosed,
@@ -48,8 +43,29 @@ from lilya_ws.errors import (
     WebSocketStateError,
 )
 from lilya_ws.json import JSONCodec, StdlibCodec
-from lilya_ws.responses import DenialResponse, encode_headers
-from lilya_ws.timeouts import wait_with_timeout
+from lilya_ws.readahead import ReadAhead
+from lilya_ws.responses import DenialResponse
+from lilya_ws.states import (
+    APP_TRANSITIONS,
+    BODY_END,
+    CLIENT_TRANSITIONS,
+    CONNECTED,
+    CONNECTING,
+    DISCONNECTED,
+    RESPONSE,
+    WebSocketState,
+    refused_receive,
+    refused_send,
+)
+from lilya_ws.validation import (
+    ABNORMAL_CLOSURE,
+    NO_STATUS_RECEIVED,
+    NORMAL_CLOSURE,
+    checked_accept_headers,
+    checked_payload,
+    close_for_error,
+    validate_close,
+)
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
@@ -72,113 +88,18 @@ Mode: TypeAlias = Literal["text", "binary"]
 T = TypeVar("T")
 P = TypeVar("P", str, bytes)
 
-NORMAL_CLOSURE: Final = 1000
-NO_STATUS_RECEIVED: Final = 1005
-ABNORMAL_CLOSURE: Final = 1006
-MAX_CLOSE_REASON_BYTES: Final = 123  # RFC 6455 §5.5: control frame payload ≤ 125 bytes
-
-
-class WebSocketState(enum.Enum):
-    """Where one side of the connection stands."""
-
-    CONNECTING = 0
-    CONNECTED = 1
-    DISCONNECTED = 2
-    RESPONSE = 3
-
-
-CONNECTING: Final = WebSocketState.CONNECTING
-CONNECTED: Final = WebSocketState.CONNECTED
-DISCONNECTED: Final = WebSocketState.DISCONNECTED
-RESPONSE: Final = WebSocketState.RESPONSE
-
-_BODY_END: Final = "websocket.http.response.body(last)"
-"""The last body part of a denial response, told apart from ``more_body`` parts."""
-
-APP_TRANSITIONS: Final[Mapping[tuple[WebSocketState, str], WebSocketState]] = {
-    (CONNECTING, "websocket.accept"): CONNECTED,
-    (CONNECTING, "websocket.close"): DISCONNECTED,
-    (CONNECTING, "websocket.http.response.start"): RESPONSE,
-    (CONNECTED, "websocket.send"): CONNECTED,
-    (CONNECTED, "websocket.close"): DISCONNECTED,
-    (RESPONSE, "websocket.http.response.body"): RESPONSE,
-    (RESPONSE, _BODY_END): DISCONNECTED,
-}
-"""What the application may send in each of its states, and where it leads."""
-
-CLIENT_TRANSITIONS: Final[Mapping[tuple[WebSocketState, str], WebSocketState]] = {
-    (CONNECTING, "websocket.connect"): CONNECTED,
-    (CONNECTING, "websocket.disconnect"): DISCONNECTED,
-    (CONNECTED, "websocket.receive"): CONNECTED,
-    (CONNECTED, "websocket.disconnect"): DISCONNECTED,
-}
-"""What the server may deliver in each client state, and where it leads."""
-
-_SENDABLE: Final[Mapping[WebSocketState, list[str]]] = {
-    state: list(
-        dict.fromkeys(
-            "websocket.http.response.body" if event == _BODY_END else event
-            for from_state, event in APP_TRANSITIONS
-            if from_state is state
-        )
-    )
-    for state in WebSocketState
-}
-"""The message types the application may send in each state, from the table."""
-
-_SEND_HINTS: Final[Mapping[WebSocketState, str]] = {
-    CONNECTING: "the handshake is not done: call accept() (or close()) first",
-    CONNECTED: "the connection is already accepted",
-    RESPONSE: "a denial response is being sent: only its body parts may follow",
-    DISCONNECTED: "the application has already closed the connection",
-}
-
-_RECEIVE_HINTS: Final[Mapping[WebSocketState, str]] = {
-    CONNECTING: "the connection is not accepted yet: call accept() first",
-    RESPONSE: "the connection was denied with an HTTP response",
-    DISCONNECTED: "the application has closed the connection",
-}
-
-_CLOSE_REASONS: Final[Mapping[type[Exception], tuple[int, str]]] = {
-    InvalidJSON: (1007, "Invalid JSON"),
-    UnexpectedMessageType: (1003, "Unsupported data"),
-    MessageTooLarge: (1009, "Message too big"),
-    ReceiveTimeout: (1001, "Idle timeout"),
-}
-_INTERNAL_ERROR: Final = (1011, "Internal error")
-
 _DEFAULT_CODEC: Final = StdlibCodec()
-
-_SERVER_SEND_ERRORS: Final = (OSError, RuntimeError)
-"""What servers raise when the peer is gone: uvicorn an ``OSError`` subclass
-(``ClientDisconnected``), others ``RuntimeError``; all mean code 1006."""
-
-_UNSET: Final[Any] = object()
 _NO_LENGTHS: Final = range(0)
 """``_send_lengths`` while the connection is not open: every send is checked."""
+DEPARTURE_WAIT: Final = 1.0
+"""Seconds a failed send waits for the server's ``websocket.disconnect`` and its code."""
 
 
-def validate_close(code: int, reason: str | None) -> None:
-    """Check a close code and reason against RFC 6455 §7.4 and §5.5.
+class _Unset:
+    """``receive_json``'s default decoder: the JSON value as it is."""
 
-    Raises ``InvalidMessage`` for a code outside 1000-4999, a reserved code
-    (1004-1006, 1015, and the unassigned 1016-2999) or a reason over 123 bytes.
-    """
-    if isinstance(code, bool) or not isinstance(code, int):
-        raise InvalidMessage(f"Close code must be an int, not {type(code).__name__}")
-    if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
-        raise InvalidMessage(
-            f"Close code {code} cannot be sent: use 1000-1003, 1007-1014 or 3000-4999 "
-            "(RFC 6455 §7.4)"
-        )
-    if reason is not None:
-        if not isinstance(reason, str):
-            raise InvalidMessage(f"Close reason must be a str, not {type(reason).__name__}")
-        if len(reason.encode("utf-8")) > MAX_CLOSE_REASON_BYTES:
-            raise InvalidMessage(
-                f"Close reason is {len(reason.encode('utf-8'))} bytes in UTF-8; "
-                f"at most {MAX_CLOSE_REASON_BYTES} fit in a close frame (RFC 6455 §5.5)"
-            )
+
+_AS_IS: Final = _Unset()
 
 
 def _disconnect_fields(message: Mapping[str, Any]) -> tuple[int, str]:
@@ -202,6 +123,7 @@ class WebSocket(Mapping[str, Any]):
     """
 
     __slots__ = (
+        "_ahead",
         "_app_state",
         "_capabilities",
         "_client_state",
@@ -214,6 +136,7 @@ class WebSocket(Mapping[str, Any]):
         "_query_params",
         "_receive",
         "_receive_timeout",
+        "_received_last",
         "_send",
         "_send_lengths",
         "_url",
@@ -252,6 +175,8 @@ class WebSocket(Mapping[str, Any]):
         self._app_state = CONNECTING
         self._fast_send = self._fast_receive = False
         self._send_lengths = _NO_LENGTHS
+        self._ahead: ReadAhead | None = None
+        self._received_last = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
 
@@ -300,11 +225,16 @@ class WebSocket(Mapping[str, Any]):
     def _refresh(self) -> None:
         """Recompute what the hot paths test: both sides open, and nothing that needs a
         check. ``_send_lengths`` are the payload lengths a send may skip the checks for;
-        ``_fast_send`` says it is every length, as a flag because every send tests it."""
+        ``_fast_send`` says it is every length, as a flag because every send tests it.
+        A receive is fast when nothing was read ahead and there is no limit to apply."""
         if self._app_state is CONNECTED and self._client_state is CONNECTED:
             self._send_lengths = identify_quirks(self.scope).unchecked_lengths
             self._fast_send = self._send_lengths is EVERY_LENGTH
-            self._fast_receive = self._receive_timeout is None and self._max_message_size is None
+            self._fast_receive = (
+                self._ahead is None
+                and self._receive_timeout is None
+                and self._max_message_size is None
+            )
         else:
             self._fast_send = self._fast_receive = False
             self._send_lengths = _NO_LENGTHS
@@ -435,14 +365,26 @@ class WebSocket(Mapping[str, Any]):
         instead of waiting on a server that will never answer. ``timeout``
         (default: the WebSocket's ``receive_timeout``) raises ``ReceiveTimeout``.
         """
-        state = self.client_state
-        if state is DISCONNECTED or self.application_state in (DISCONNECTED, RESPONSE):
+        return await self._next_message(self._receive_timeout if timeout is None else timeout)
+
+    async def _next_message(self, timeout: float | None) -> WebSocketReceiveMessage:
+        """The next message through the client table: what was read ahead, else the server's."""
+        ahead = self._ahead
+        if ahead is not None:
+            taking = ahead.take()
+            message = await (taking if timeout is None else wait_with_timeout(taking, timeout))
+            if ahead.drained:  # the application receives by itself again: the fast paths may
+                self._ahead = None
+                self._refresh()
+            if message is not None:
+                self._received_last = True
+                return message
+        if self._client_state is DISCONNECTED or self._app_state in (DISCONNECTED, RESPONSE):
             self._raise_closed()
-        timeout = self.receive_timeout if timeout is None else timeout
-        message = await (
-            self._receive() if timeout is None else wait_with_timeout(self._receive(), timeout)
-        )
-        return self._take(message)
+        receiving = self._receive()
+        raw = await (receiving if timeout is None else wait_with_timeout(receiving, timeout))
+        self._received_last = True
+        return self._take(raw)
 
     def _take(self, message: Mapping[str, Any]) -> WebSocketReceiveMessage:
         """Move the client side through the table for a server message, and normalise it."""
@@ -477,39 +419,46 @@ class WebSocket(Mapping[str, Any]):
         mtype = message.get("type")
         if not isinstance(mtype, str):
             raise InvalidMessage(f"An ASGI message needs a str 'type', got {message!r}")
-        state = self.application_state
+        state = self._app_state
         event = (
-            _BODY_END
+            BODY_END
             if mtype == "websocket.http.response.body" and not message.get("more_body", False)
             else mtype
         )
         next_state = APP_TRANSITIONS.get((state, event))
         if next_state is None:
             self._refuse_send(mtype)
-        if mtype == "websocket.accept":
+        if mtype == "websocket.send":
+            if self._client_state is DISCONNECTED:
+                self._raise_closed()
+            self._check_send_size(checked_payload(message))
+            if not self._received_last and self._ahead is None:
+                self._read_ahead()
+            self._received_last = False
+        elif mtype == "websocket.accept":
             message = self._checked_accept(message)
-            if self.client_state is CONNECTING:
+            if self._client_state is CONNECTING:
                 await self._await_connect()
         elif mtype == "websocket.close":
             message = self._checked_close(message)
-            if self.client_state is DISCONNECTED:
+            self._stop_reading()
+            if self._client_state is DISCONNECTED:
                 # The peer already left: the connection is closed, as asked.
                 self.application_state = DISCONNECTED
                 return
-        elif mtype == "websocket.send":
-            if self.client_state is DISCONNECTED:
-                self._raise_closed()
-            self._check_send_size(self._checked_payload(message))
         await self._emit(message, next_state)
 
     async def _emit(self, message: Mapping[str, Any], next_state: WebSocketState) -> None:
         """Hand a checked message to the server and move the application side."""
         try:
             await self._send(message)
-        except _SERVER_SEND_ERRORS as exc:
-            raise self._lost() from exc
+        except Exception as exc:
+            await self._send_failed(exc)
+            raise
         if next_state is not self._app_state:  # the setter re-derives the hot-path flags
             self.application_state = next_state
+        if next_state is CONNECTED and message["type"] == "websocket.accept":
+            self._read_ahead()
         if next_state is DISCONNECTED and self.close_code is None:
             closing = message["type"] == "websocket.close"
             self.close_code = message.get("code", NORMAL_CLOSURE) if closing else ABNORMAL_CLOSURE
@@ -520,6 +469,40 @@ class WebSocket(Mapping[str, Any]):
         self._take(await self._receive())
         if self._client_state is DISCONNECTED:
             self._raise_closed()
+
+    # Knowing that the peer left.
+
+    def _read_ahead(self) -> None:
+        """Keep a receive pending while the application only sends, so a send can tell
+        that the peer left (``readahead.py``)."""
+        if self._client_state is CONNECTED and self._ahead is None:
+            self._ahead = ReadAhead(self._receive, self._take)
+            self._fast_receive = False
+
+    def _stop_reading(self) -> None:
+        """Stop the read-ahead: the application has closed, or its handler has ended."""
+        ahead = self._ahead
+        if ahead is not None:
+            self._ahead = None
+            ahead.cancel()
+            self._refresh()
+
+    async def _send_failed(self, error: Exception) -> None:
+        """Raise ``WebSocketDisconnect`` when the server's ``send`` failed because the peer
+        is gone, with the code the server reports for the departure; return otherwise."""
+        if not is_peer_gone(error):
+            return
+        if self._client_state is CONNECTED:
+            self._read_ahead()
+            ahead = self._ahead
+            if ahead is not None:
+                with contextlib.suppress(ReceiveTimeout):
+                    await wait_with_timeout(ahead.stopped(), DEPARTURE_WAIT)
+        if self._client_state is not DISCONNECTED:  # the server never said: 1006
+            self._stop_reading()
+            self._record_disconnect({"code": ABNORMAL_CLOSURE})
+            self.client_state = DISCONNECTED
+        raise self._closed() from error
 
     # Handshake.
 
@@ -533,41 +516,15 @@ class WebSocket(Mapping[str, Any]):
         ``subprotocol`` must be one the client offered; ``headers`` are raw byte
         pairs (lowercase names). Raises ``InvalidMessage`` before sending otherwise.
         """
-        if subprotocol is None and headers is None and self._app_state is CONNECTING:
-            # The common case has nothing to check: the generic path, written out.
-            if self._client_state is CONNECTING:
-                message = await self._receive()
-                if message.get("type") != "websocket.connect":
-                    self._take(message)  # the client left, or the server broke the protocol
-                    self._raise_closed()
-                self._client_state = CONNECTED
-            try:
-                # A fresh message each time: middleware may append to its headers.
-                await self._send({"type": "websocket.accept", "subprotocol": None, "headers": []})
-            except _SERVER_SEND_ERRORS as exc:
-                raise self._lost() from exc
-            self._app_state = CONNECTED
-            self._refresh()
-            return
         await self.send(
             {"type": "websocket.accept", "subprotocol": subprotocol, "headers": list(headers or ())}
         )
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str | None = None) -> None:
-        """Close the connection; before ``accept()`` every server answers HTTP 403."""
-        if code == NORMAL_CLOSURE and not reason and self._fast_send:
-            # Nothing to check: the generic path, written out.
-            try:
-                await self._send({"type": "websocket.close", "code": code, "reason": ""})
-            except _SERVER_SEND_ERRORS as exc:
-                raise self._lost() from exc
-            # Both sides were open (that is what _fast_send says); now nothing is.
-            self._app_state = DISCONNECTED
-            self._fast_send = self._fast_receive = False
-            self._send_lengths = _NO_LENGTHS
-            if self.close_code is None:
-                self.close_code, self.close_reason = code, ""
-            return
+        """Close the connection; before ``accept()`` every server answers HTTP 403.
+
+        Once the peer has left this only marks the connection closed.
+        """
         await self.send({"type": "websocket.close", "code": code, "reason": reason or ""})
 
     async def send_denial_response(self, response: DenialResponse) -> None:
@@ -582,7 +539,7 @@ class WebSocket(Mapping[str, Any]):
                 "(websocket.http.response is not in the scope's extensions; "
                 "close() before accept() answers HTTP 403 instead)"
             )
-        if self.application_state is not CONNECTING:
+        if self._app_state is not CONNECTING:
             self._refuse_send("websocket.http.response.start")
 
         # Where only one body part reaches the client (granian), the parts are
@@ -612,7 +569,7 @@ class WebSocket(Mapping[str, Any]):
             return {"type": "http.disconnect"}
 
         await response(dict(self.scope), receive_http, send_http)
-        if self.application_state in (CONNECTING, RESPONSE):
+        if self._app_state in (CONNECTING, RESPONSE):
             raise InvalidMessage("The denial response ended without its last body part")
 
     # Sending data.
@@ -620,172 +577,126 @@ class WebSocket(Mapping[str, Any]):
     async def send_text(self, data: str) -> None:
         """Send a text message; checks and errors are those of ``send()``."""
         if data.__class__ is str and (self._fast_send or len(data) in self._send_lengths):
-            try:
-                await self._send({"type": "websocket.send", "text": data})
-            except _SERVER_SEND_ERRORS as exc:
-                raise self._lost() from exc
+            await self._send_fast({"type": "websocket.send", "text": data})
         else:
             await self.send({"type": "websocket.send", "text": data})
 
     async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
         """Send a binary message (``bytearray`` and ``memoryview`` are copied to bytes)."""
         if data.__class__ is bytes and (self._fast_send or len(data) in self._send_lengths):
-            try:
-                await self._send({"type": "websocket.send", "bytes": data})
-            except _SERVER_SEND_ERRORS as exc:
-                raise self._lost() from exc
+            await self._send_fast({"type": "websocket.send", "bytes": data})
         else:
             if isinstance(data, (bytearray, memoryview)):
                 data = bytes(data)
             await self.send({"type": "websocket.send", "bytes": data})
 
-    def send_json(self, data: Any, mode: Mode = "text") -> Coroutine[Any, Any, None]:
-        """Send ``data`` as JSON in a text frame, or a binary one with ``mode="binary"``.
+    async def _send_fast(self, message: Mapping[str, Any]) -> None:
+        """The send fast path: both sides open and a payload nothing needs to check."""
+        if not self._received_last and self._ahead is None:
+            self._read_ahead()  # a second send in a row: keep a receive pending
+        self._received_last = False
+        try:
+            await self._send(message)
+        except Exception as exc:
+            await self._send_failed(exc)
+            raise
 
-        Encoding happens at the call, so an unencodable value raises right there.
-        """
+    async def send_json(self, data: Any, mode: Mode = "text") -> None:
+        """Send ``data`` as JSON in a text frame, or a binary one with ``mode="binary"``."""
         if mode == "text":
-            return self.send_text(self._codec.encode_text(data))
-        if mode == "binary":
-            return self.send_bytes(self._codec.encode_bytes(data))
-        raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
+            await self.send_text(self._codec.encode_text(data))
+        elif mode == "binary":
+            await self.send_bytes(self._codec.encode_bytes(data))
+        else:
+            raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
 
     # Receiving data.
 
-    async def _next_message(self) -> Mapping[str, Any]:
-        """The next message for a data receive, off the fast path: checks state, timeout."""
-        if self.application_state is not CONNECTED or self.client_state is not CONNECTED:
+    async def _receive_payload(self, key: Literal["text", "bytes"], kind: type[P]) -> P:
+        """The receive fast path: one message's ``key`` payload, or the error that explains
+        why there is none."""
+        if self._fast_receive:
+            message = await self._receive()
+            self._received_last = True
+            payload = message.get(key)
+            if payload.__class__ is kind:
+                return payload
+            return await self._payload_of(self._take(message), kind)
+        if self._app_state is not CONNECTED:
             self._refuse_receive()
-        timeout = self.receive_timeout
-        if timeout is None:
-            return await self._receive()
-        return await wait_with_timeout(self._receive(), timeout)
+        return await self._payload_of(await self._next_message(self._receive_timeout), kind)
 
-    async def _payload_of(self, message: Mapping[str, Any], kind: type[P]) -> P:
+    async def _payload_of(self, message: WebSocketReceiveMessage, kind: type[P]) -> P:
         """Off the fast path: the payload of ``kind``, or the error that explains why not."""
-        mtype = message["type"]
-        if mtype == "websocket.disconnect":
-            self.client_state = DISCONNECTED
-            raise WebSocketDisconnect(*self._record_disconnect(message))
-        if mtype != "websocket.receive":
-            raise WebSocketStateError(f'Unexpected "{mtype}" while the client is CONNECTED')
-        payload = message.get("text")
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message["code"], message["reason"])
+        if message["type"] != "websocket.receive":
+            raise WebSocketStateError(f'Unexpected "{message["type"]}" while receiving data')
+        payload: str | bytes | None = message.get("text")
         if payload is None:
             payload = message.get("bytes")
         if not isinstance(payload, (str, bytes)):
             raise WebSocketStateError(f"The server sent a message without payload: {message!r}")
-        limit = self.max_message_size
+        limit = self._max_message_size
         if limit is not None and len(payload) > limit // 4:
             await self._check_size(payload, limit)
         if not isinstance(payload, kind):
             raise UnexpectedMessageType("text" if kind is str else "bytes", payload)
         return payload
 
-    async def _iter_payloads(
-        self, key: Literal["text", "bytes"], kind: type[P]
-    ) -> AsyncGenerator[P, None]:
-        """Yield ``key`` payloads until the peer leaves; the body of iter_text/bytes.
-
-        The receive is written out here rather than awaited through
-        ``_receive_data``: one coroutine less per message.
-        """
-        receive = self._receive
-        try:
-            while True:
-                if self._fast_receive:
-                    message = await receive()
-                    payload = message.get(key) if message["type"] == "websocket.receive" else None
-                    if type(payload) is kind:
-                        yield payload
-                        continue
-                else:
-                    message = await self._next_message()
-                yield await self._payload_of(message, kind)
-        except WebSocketDisconnect:
-            return
-
-    @overload
-    async def _receive_data(self, key: Literal["text", "bytes"], kind: type[P]) -> P: ...
-
-    @overload
-    async def _receive_data(
-        self, key: Literal["text", "bytes"], kind: type[P], decoder: Callable[[Any], T]
-    ) -> T: ...
-
-    async def _receive_data(
-        self,
-        key: Literal["text", "bytes"],
-        kind: type[P],
-        decoder: Callable[[Any], Any] | None = None,
-    ) -> Any:
-        """The body of every ``receive_*``: one message's ``key`` payload, decoded as JSON
-        when a ``decoder`` is given (``_UNSET``: the JSON value as it is).
-
-        One coroutine per message, whatever the method: the fast path is written out
-        here, and ``receive_text`` and friends return this coroutine instead of
-        awaiting it.
-        """
-        if self._fast_receive:
-            message = await self._receive()
-            payload = message.get(key) if message["type"] == "websocket.receive" else None
-            if type(payload) is not kind:
-                payload = await self._payload_of(message, kind)
-        else:
-            payload = await self._payload_of(await self._next_message(), kind)
-        if decoder is None:
-            return payload
-        try:
-            value = self._codec.decode(payload)
-        except ValueError as exc:
-            raise InvalidJSON(payload, str(exc)) from None
-        return value if decoder is _UNSET else decoder(value)
-
-    def receive_text(self) -> Coroutine[Any, Any, str]:
+    async def receive_text(self) -> str:
         """Receive a text message; a binary one raises ``UnexpectedMessageType``."""
-        return self._receive_data("text", str)
+        return await self._receive_payload("text", str)
 
-    def receive_bytes(self) -> Coroutine[Any, Any, bytes]:
+    async def receive_bytes(self) -> bytes:
         """Receive a binary message; a text one raises ``UnexpectedMessageType``."""
-        return self._receive_data("bytes", bytes)
+        return await self._receive_payload("bytes", bytes)
 
     @overload
-    def receive_json(self, mode: Mode = "text") -> Coroutine[Any, Any, Any]: ...
+    async def receive_json(self, mode: Mode = "text") -> Any: ...
 
     @overload
-    def receive_json(
-        self, mode: Mode = "text", *, decoder: Callable[[Any], T]
-    ) -> Coroutine[Any, Any, T]: ...
+    async def receive_json(self, mode: Mode = "text", *, decoder: Callable[[Any], T]) -> T: ...
 
-    def receive_json(
-        self, mode: Mode = "text", *, decoder: Callable[[Any], Any] = _UNSET
-    ) -> Coroutine[Any, Any, Any]:
+    async def receive_json(
+        self, mode: Mode = "text", *, decoder: Callable[[Any], Any] | _Unset = _AS_IS
+    ) -> Any:
         """Receive a JSON message from a text frame, or a binary one with ``mode="binary"``.
 
         ``decoder`` turns the decoded value into a typed one (for example a
         dataclass constructor or a pydantic ``model_validate``). Invalid JSON
         raises ``InvalidJSON`` carrying the raw payload; the connection stays open.
         """
+        payload: str | bytes
         if mode == "text":
-            return self._receive_data("text", str, decoder)
-        if mode == "binary":
-            return self._receive_data("bytes", bytes, decoder)
-        raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
+            payload = await self._receive_payload("text", str)
+        elif mode == "binary":
+            payload = await self._receive_payload("bytes", bytes)
+        else:
+            raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
+        try:
+            value = self._codec.decode(payload)
+        except ValueError as exc:
+            raise InvalidJSON(payload, str(exc)) from None
+        return value if isinstance(decoder, _Unset) else decoder(value)
 
-    def iter_text(self) -> AsyncGenerator[str, None]:
+    async def iter_text(self) -> AsyncGenerator[str, None]:
         """Yield text messages until the peer disconnects (the code stays on ``close_code``)."""
-        return self._iter_payloads("text", str)
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                yield await self._receive_payload("text", str)
 
-    def iter_bytes(self) -> AsyncGenerator[bytes, None]:
+    async def iter_bytes(self) -> AsyncGenerator[bytes, None]:
         """Yield binary messages until the peer disconnects."""
-        return self._iter_payloads("bytes", bytes)
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                yield await self._receive_payload("bytes", bytes)
 
     async def iter_json(self, mode: Mode = "text") -> AsyncGenerator[Any, None]:
         """Yield JSON messages until the peer disconnects."""
-        try:
+        with contextlib.suppress(WebSocketDisconnect):
             while True:
                 yield await self.receive_json(mode)
-        except WebSocketDisconnect:
-            pass
 
     async def close_for(self, error: Exception) -> None:
         """Close with the code that fits ``error`` and a fixed, internals-free reason.
@@ -794,13 +705,12 @@ class WebSocket(Mapping[str, Any]):
         ``MessageTooLarge`` 1009, ``ReceiveTimeout`` 1001 "Idle timeout",
         anything else 1011 "Internal error". A server that only sends 1000 and
         3000-4999 (daphne) gets the private-use twin, 4000 + the last three
-        digits (1011 becomes 4011). Before
-        ``accept()`` it closes the handshake (HTTP 403). Does nothing when the
-        connection is already over.
+        digits (1011 becomes 4011). Before ``accept()`` it closes the handshake
+        (HTTP 403). Does nothing when the connection is already over.
         """
-        if self.application_state not in (CONNECTING, CONNECTED):
+        if self._app_state not in (CONNECTING, CONNECTED):
             return
-        code, reason = _CLOSE_REASONS.get(type(error), _INTERNAL_ERROR)
+        code, reason = close_for_error(error)
         if not self.capabilities.quirks.can_close_with(code):
             code = 4000 + code % 1000  # the private-use twin: 1011 becomes 4011
         with contextlib.suppress(WebSocketDisconnect):
@@ -809,48 +719,27 @@ class WebSocket(Mapping[str, Any]):
     # State-machine helpers, off the hot path.
 
     def _refuse_send(self, mtype: str) -> NoReturn:
-        if self.client_state is DISCONNECTED and self.application_state is not DISCONNECTED:
+        if self._client_state is DISCONNECTED and self._app_state is not DISCONNECTED:
             self._raise_closed()
-        state = self.application_state
-        allowed = [f'"{name}"' for name in _SENDABLE[state]]
-        expected = (
-            " or ".join((", ".join(allowed[:-1]), allowed[-1])) if allowed[1:] else "".join(allowed)
-        )
-        prefix = f"Expected ASGI message {expected}, but got {mtype!r}. " if allowed else ""
-        raise WebSocketStateError(
-            f'{prefix}Cannot send "{mtype}": {_SEND_HINTS[state]} (state {state.name})'
-        )
+        raise WebSocketStateError(refused_send(self._app_state, mtype))
 
     def _refuse_receive(self) -> NoReturn:
-        if self.client_state is DISCONNECTED or self.application_state is DISCONNECTED:
+        if self._client_state is DISCONNECTED or self._app_state is DISCONNECTED:
             self._raise_closed()
-        state = self.application_state
-        if state is CONNECTED:  # accepted, but the server's connect message is pending
-            raise WebSocketStateError("Cannot receive data before the connect message")
-        raise WebSocketStateError(
-            f"Cannot receive data: {_RECEIVE_HINTS[state]} (state {state.name})"
-        )
+        raise WebSocketStateError(refused_receive(self._app_state))
+
+    def _closed(self) -> ConnectionClosed:
+        code = self.close_code
+        return ConnectionClosed(ABNORMAL_CLOSURE if code is None else code, self.close_reason or "")
 
     def _raise_closed(self) -> NoReturn:
-        code = self.close_code
-        raise ConnectionClosed(ABNORMAL_CLOSURE if code is None else code, self.close_reason or "")
+        raise self._closed()
 
     def _record_disconnect(self, message: Mapping[str, Any]) -> tuple[int, str]:
         code, reason = _disconnect_fields(message)
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
         return code, reason
-
-    def _lost(self) -> WebSocketDisconnect:
-        """The server failed to send because the peer is gone: code 1006.
-
-        Only the client side is over: later sends raise ``WebSocketDisconnect``
-        again, and ``close()`` is a no-op.
-        """
-        self.client_state = DISCONNECTED
-        if self.close_code is None:
-            self.close_code, self.close_reason = ABNORMAL_CLOSURE, ""
-        return WebSocketDisconnect(self.close_code, self.close_reason or "")
 
     async def _check_size(self, payload: str | bytes, limit: int) -> None:
         """Close with 1009 and raise when the payload's wire size (UTF-8 for text) is over."""
@@ -870,7 +759,7 @@ class WebSocket(Mapping[str, Any]):
         headers = message.get("headers")
         if not headers:
             return message
-        checked = _checked_accept_headers(headers)
+        checked = checked_accept_headers(headers)
         if self.capabilities.accept_headers:
             return {**message, "headers": checked}
         self._warn_dropped("accept headers", ACCEPT_HEADERS_SPEC)
@@ -898,20 +787,7 @@ class WebSocket(Mapping[str, Any]):
             why = f"the server declares ASGI spec {major}.{minor}, it needs {needed[0]}.{needed[1]}"
         else:
             why = f"{capabilities.quirks.server} drops it"
-        warnings.warn(f"Not sending {what}: {why}", ServerCapabilityWarning, stacklevel=4)
-
-    @staticmethod
-    def _checked_payload(message: Mapping[str, Any]) -> str | bytes:
-        text, data = message.get("text"), message.get("bytes")
-        if (text is None) == (data is None):
-            raise InvalidMessage('"websocket.send" needs exactly one of "text" and "bytes"')
-        if text is not None:
-            if not isinstance(text, str):
-                raise InvalidMessage(f'"text" must be a str, not {type(text).__name__}')
-            return text
-        if not isinstance(data, bytes):
-            raise InvalidMessage(f'"bytes" must be bytes, not {type(data).__name__}')
-        return data
+        warnings.warn(f"Not sending {what}: {why}", ServerCapabilityWarning, stacklevel=5)
 
     def _check_send_size(self, payload: str | bytes | bytearray | memoryview) -> None:
         """Refuse what the server would drop (empty) or fail on (too big), before sending."""
@@ -926,30 +802,6 @@ class WebSocket(Mapping[str, Any]):
             raise InvalidMessage(
                 f"A {size}-byte message is over {quirks.server}'s limit of {limit} bytes"
             )
-
-
-def _checked_accept_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """Accept headers as ASGI wants them: lowercase ASCII names, no CR/LF anywhere.
-
-    ``sec-websocket-protocol`` is refused: the subprotocol argument sets it.
-    """
-    checked: list[tuple[bytes, bytes]] = []
-    for pair in headers:
-        if not (isinstance(pair, tuple) and len(pair) == 2):
-            raise InvalidMessage(f"Accept headers must be (bytes, bytes) pairs, got {pair!r}")
-        name, value = pair
-        if not isinstance(name, bytes) or not isinstance(value, bytes):
-            raise InvalidMessage(f"Accept header names and values must be bytes, got {pair!r}")
-        if name == b"sec-websocket-protocol":
-            raise InvalidMessage("Set the subprotocol with accept(subprotocol=...), not a header")
-        try:
-            encode_headers([(name.decode("ascii"), value.decode("latin-1"))])
-        except UnicodeDecodeError:
-            raise InvalidMessage(f"Accept header name {name!r} is not ASCII") from None
-        if name != name.lower():
-            raise InvalidMessage(f"Accept header name {name!r} must be lowercase")
-        checked.append((name, value))
-    return checked
 
 
 class WebSocketClose:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import nullcontext
@@ -25,7 +26,8 @@ from lilya_ws import (
     WebSocketState,
     WebSocketStateError,
 )
-from lilya_ws.testing import DIALECTS, HandshakeRejected, connect
+from lilya_ws import websockets as websockets_module
+from lilya_ws.testing import DIALECTS, ClientGone, HandshakeRejected, connect
 from lilya_ws.types import Receive, Scope, Send
 from lilya_ws.websockets import APP_TRANSITIONS, CLIENT_TRANSITIONS, WebSocketClose
 
@@ -428,26 +430,66 @@ async def test_raw_receive_is_the_same_for_every_server(
         assert type(message.get("code")) is int
 
 
-@pytest.mark.parametrize(
-    "error", [ConnectionResetError("reset"), RuntimeError("closed"), OSError()]
-)
-async def test_server_send_errors_become_websocket_disconnect_1006(error: Exception) -> None:
-    class Failing(Recorder):
-        async def send(self, message: Mapping[str, Any]) -> None:
-            if message["type"] == "websocket.send":
-                raise error
-            await super().send(message)
+class FailingSend(Recorder):
+    """A server whose ``send`` of data raises ``error``; ``receive`` waits when it has
+    nothing to deliver, like a real server's."""
 
-    rec = Failing(CONNECT)
+    def __init__(self, error: Exception, *incoming: Mapping[str, Any]) -> None:
+        super().__init__(*incoming)
+        self.error = error
+        self.idle = asyncio.Event()
+
+    async def receive(self) -> Mapping[str, Any]:
+        if not self.incoming:
+            await self.idle.wait()
+        return self.incoming.pop(0)
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            raise self.error
+        await super().send(message)
+
+
+async def test_a_recognised_departure_error_carries_the_servers_code() -> None:
+    gone = ClientGone("the client has disconnected")
+    rec = FailingSend(gone, CONNECT)
     ws = rec.websocket()
     await ws.accept()
+    rec.incoming.append({"type": "websocket.disconnect", "code": 4001, "reason": "bye"})
     with pytest.raises(WebSocketDisconnect) as lost:
         await ws.send_text("x")
-    assert lost.value.code == 1006
-    assert lost.value.__cause__ is error
+    assert (lost.value.code, lost.value.reason) == (4001, "bye")
+    assert lost.value.__cause__ is gone
+    assert (ws.close_code, ws.close_reason) == (4001, "bye")
     assert ws.client_state is WebSocketState.DISCONNECTED
     with pytest.raises(WebSocketDisconnect):
         await ws.receive_text()  # never waits on the dead connection
+
+
+async def test_a_departure_the_server_never_reports_is_1006(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(websockets_module, "DEPARTURE_WAIT", 0.01)
+    rec = FailingSend(ClientGone(), CONNECT)
+    ws = rec.websocket()
+    await ws.accept()
+    with pytest.raises(WebSocketDisconnect) as lost:
+        await ws.send_bytes(b"x")
+    assert lost.value.code == ws.close_code == 1006
+
+
+@pytest.mark.parametrize(
+    "error", [ConnectionResetError("reset"), RuntimeError("middleware bug"), OSError()]
+)
+async def test_other_send_errors_propagate_unchanged(error: Exception) -> None:
+    rec = FailingSend(error, CONNECT, {"type": "websocket.receive", "text": "still here"})
+    ws = rec.websocket()
+    await ws.accept()
+    with pytest.raises(type(error)) as raised:
+        await ws.send_text("x")
+    assert raised.value is error
+    assert ws.client_state is WebSocketState.CONNECTED
+    assert await ws.receive_text() == "still here"
 
 
 @pytest.mark.parametrize("dialect_name", sorted(DIALECTS))

@@ -1,0 +1,91 @@
+"""What lilya_ws needs from the event loop, under asyncio and trio alike.
+
+hypercorn runs apps on either, and lilya_ws has no dependency for it: a bounded
+wait, a background task that can be cancelled, and an event to wake a waiter.
+A timed-out or cancelled wait cancels the server's pending ``receive()``; every
+server measured (``adapters/DIALECTS.md``) takes its messages from a queue whose
+``get`` loses nothing when cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol, TypeVar
+
+from lilya_ws.errors import ReceiveTimeout
+
+__all__ = ["Event", "Task", "new_event", "start_task", "wait_with_timeout"]
+
+T = TypeVar("T")
+
+
+def _running_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def wait_with_timeout(awaitable: Awaitable[T], seconds: float) -> T:
+    """Await ``awaitable``, raising ``ReceiveTimeout`` after ``seconds``."""
+    if not _running_asyncio():
+        return await _trio_wait(awaitable, seconds)
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except asyncio.TimeoutError:
+        raise ReceiveTimeout(f"No message within {seconds} s") from None
+
+
+async def _trio_wait(awaitable: Awaitable[T], seconds: float) -> T:
+    import trio
+
+    with trio.move_on_after(seconds):
+        return await awaitable
+    raise ReceiveTimeout(f"No message within {seconds} s")
+
+
+class Event(Protocol):
+    """A one-shot event: ``asyncio.Event`` or ``trio.Event``."""
+
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+    async def wait(self) -> Any: ...
+
+
+class Task(Protocol):
+    """A background task that can be stopped."""
+
+    def cancel(self) -> Any: ...
+
+
+def new_event() -> Event:
+    """An event for the running loop."""
+    if _running_asyncio():
+        return asyncio.Event()
+    import trio
+
+    return trio.Event()
+
+
+def start_task(run: Callable[[], Coroutine[Any, Any, None]]) -> Task:
+    """Run ``run()`` in the background; ``cancel()`` stops it.
+
+    Under trio there is no nursery to borrow, so it is a system task inside its
+    own cancel scope: ``run`` must not raise (a system task's error ends the run).
+    """
+    if _running_asyncio():
+        return asyncio.get_running_loop().create_task(run())
+    import trio
+
+    scope = trio.CancelScope()
+
+    async def scoped() -> None:
+        with scope:
+            await run()
+
+    trio.lowlevel.spawn_system_task(scoped)
+    return scope

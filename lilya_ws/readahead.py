@@ -1,0 +1,123 @@
+"""One receive kept pending while the application is not receiving, so its sends learn
+that the peer left.
+
+hypercorn, daphne and granian accept a send silently after the client has gone
+(``adapters/DIALECTS.md`` §7): an application that only sends would never notice.
+While a ``ReadAhead`` runs, the server's ``receive()`` is always awaited, so its
+``websocket.disconnect`` reaches lilya_ws as soon as the server has it and the next
+send raises ``WebSocketDisconnect`` with the server's code. Messages read this way
+are kept, in order, for the application's next receive: nothing is lost.
+
+It reads no further once it has handed a message to a waiting receive (the
+application is receiving by itself again, so an alternating echo loop pays
+nothing per message), after a ``websocket.disconnect``, and after ``MAX_HELD``
+messages nobody took (the server's own queue then holds the rest, as it would
+without lilya_ws).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Final
+
+from lilya_ws.concurrency import Event, Task, new_event, start_task
+
+if TYPE_CHECKING:
+    from lilya_ws.types import WebSocketReceiveMessage
+
+__all__ = ["MAX_HELD", "ReadAhead"]
+
+MAX_HELD: Final = 16
+"""Messages read ahead and not yet taken before reading stops."""
+
+
+class ReadAhead:
+    """Reads the server's messages in a background task until someone takes one.
+
+    ``take`` hands each message to ``on_message`` first (the WebSocket's state
+    machine), at arrival: a departure is known before the application receives it.
+    """
+
+    __slots__ = ("_arrived", "_error", "_held", "_on_message", "_receive", "_task", "_waiting")
+
+    def __init__(
+        self,
+        receive: Callable[[], Awaitable[Mapping[str, object]]],
+        on_message: Callable[[Mapping[str, object]], WebSocketReceiveMessage],
+    ) -> None:
+        self._receive = receive
+        self._on_message = on_message
+        self._held: deque[WebSocketReceiveMessage] = deque()
+        self._error: Exception | None = None
+        self._waiting = False
+        self._arrived: Event = new_event()
+        self._task: Task | None = start_task(self._run)
+
+    @property
+    def running(self) -> bool:
+        """Still reading (a receive of the server's is pending)."""
+        return self._task is not None
+
+    @property
+    def drained(self) -> bool:
+        """Stopped, and everything it read has been taken."""
+        return self._task is None and not self._held and self._error is None
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                message = self._on_message(await self._receive())
+                self._held.append(message)
+                if (
+                    self._waiting
+                    or message["type"] == "websocket.disconnect"
+                    or len(self._held) >= MAX_HELD
+                ):
+                    break
+                self._wake()
+        except Exception as exc:  # kept for the application's next receive
+            self._error = exc
+        finally:
+            self._task = None
+            self._wake()
+
+    def _wake(self) -> None:
+        self._arrived.set()
+
+    async def _next_change(self) -> None:
+        """Wait until a message arrives or reading stops."""
+        arrived = self._arrived
+        await arrived.wait()
+        if self._arrived is arrived:  # trio events cannot be cleared: a new one
+            self._arrived = new_event()
+
+    async def take(self) -> WebSocketReceiveMessage | None:
+        """The next message read ahead, waiting while reading; None once drained.
+
+        An error the server's ``receive()`` raised is raised here, in order.
+        """
+        while not self._held:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            if self._task is None:
+                return None
+            self._waiting = True
+            try:
+                await self._next_change()
+            finally:
+                self._waiting = False
+        return self._held.popleft()
+
+    async def stopped(self) -> None:
+        """Wait until reading stops (a departure, an error, or ``MAX_HELD`` messages)."""
+        while self._task is not None:
+            await self._next_change()
+
+    def cancel(self) -> None:
+        """Stop reading; what was read stays available to ``take``."""
+        task = self._task
+        if task is not None:
+            self._task = None
+            task.cancel()

@@ -1,20 +1,35 @@
 """Read-only views of the connection: URL, Headers, QueryParams, State, Address.
 
-Headers and query parameters are built on ``multidict`` and behave the same
-under multidict 6 and 7 (7 changed what iterating a multi-valued proxy yields;
-these views pin one behaviour: each distinct name once, in first-seen order).
+``URL`` is our own code on ``urllib.parse``, not ``yarl``: a drop-in must give
+Starlette's text, and yarl percent-encodes spaces and non-ASCII, drops dot
+segments and default ports, and would add ``idna`` and ``propcache`` for a
+hundred lines. Headers and query parameters are built on ``multidict`` and
+behave the same under multidict 6 and 7 (7.1 changed what iterating yields).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, KeysView, Mapping
+import re
+from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence
 from http.cookies import _unquote as unquote_cookie
-from typing import Any, NamedTuple, SupportsIndex, overload
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
+from ipaddress import IPv6Address
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, SupportsIndex, TypedDict, overload
+from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
-__all__ = ["URL", "Address", "Headers", "QueryParams", "State", "parse_cookies"]
+if TYPE_CHECKING:  # typing_extensions is not a runtime dependency
+    from typing_extensions import Never, Unpack
+
+__all__ = [
+    "URL",
+    "Address",
+    "Headers",
+    "QueryParams",
+    "State",
+    "URLParts",
+    "parse_cookies",
+]
 
 
 class Address(NamedTuple):
@@ -24,145 +39,280 @@ class Address(NamedTuple):
     port: int
 
 
-class URL(str):
-    """A URL that is its own text, with its parts as attributes.
+# A scope path is decoded (ASGI). Left as text, these would change the URL's
+# meaning ("%", "?", "#"), read as "/" ("\\", WHATWG) or be dropped by urlsplit
+# (controls). Starlette escapes only "?", "#" and "\\"; both keep spaces and
+# non-ASCII as text.
+_PATH_ESCAPES: Final = str.maketrans(
+    {
+        "%": "%25",
+        "?": "%3F",
+        "#": "%23",
+        "\\": "%5C",
+        **{chr(code): f"%{code:02X}" for code in (*range(0x20), 0x7F)},
+    }
+)
 
-    >>> url = URL("ws://example.com:8000/chat?room=1")
-    >>> url.port, url.path, url == "ws://example.com:8000/chat?room=1"
-    (8000, '/chat', True)
+# RFC 3986 §3.2.2-3.2.3: a Host header is reg-name (kept lenient about "%"
+# as Starlette is) or an IP literal, then an optional port.
+_SUB_DELIMS_UNRESERVED: Final = r"a-z0-9\-._~!$&'()*+,;="
+_HOST_HEADER: Final = re.compile(
+    rf"(?:\[(?P<literal>[^\]]+)\]|[{_SUB_DELIMS_UNRESERVED}%]+)(?::(?P<port>[0-9]+))?",
+    re.IGNORECASE | re.ASCII,
+)
+_IP_FUTURE: Final = re.compile(
+    rf"v[0-9a-f]+\.[{_SUB_DELIMS_UNRESERVED}:]+", re.IGNORECASE | re.ASCII
+)
+_IPV6_CHARS: Final = re.compile(r"[0-9a-f:.]+", re.IGNORECASE | re.ASCII)
+
+_DEFAULT_PORTS: Final[Mapping[str, int]] = {"ws": 80, "wss": 443, "http": 80, "https": 443}
+
+
+def _valid_host_header(value: str) -> bool:
+    """Whether a Host header is ``host[:port]``; an invalid one gives way to the server address."""
+    match = _HOST_HEADER.fullmatch(value)
+    if match is None:
+        return False
+    port = match["port"]
+    if port is not None:
+        digits = port.lstrip("0")
+        if len(digits) > 5 or int(digits or "0") > 65535:
+            return False
+    literal = match["literal"]
+    if literal is None or _IP_FUTURE.fullmatch(literal):
+        return True
+    if not _IPV6_CHARS.fullmatch(literal):
+        return False
+    try:
+        IPv6Address(literal)
+    except ValueError:
+        return False
+    return True
+
+
+class URLParts(TypedDict, total=False):
+    """What ``URL.replace`` can change; a part left out is kept."""
+
+    scheme: str
+    netloc: str
+    path: str
+    query: str
+    fragment: str
+    username: str | None
+    password: str | None
+    hostname: str
+    port: int | None
+
+
+class URL(str):
+    """The URL the client asked for: a ``str`` equal to its text, with its parts.
+
+    ``path`` is decoded like ``scope["path"]`` (``components.path`` is the
+    escaped text); ``query`` is the raw query string, as in Starlette.
+
+    >>> url = URL("ws://example.com:8000/chat%3F?room=1")
+    >>> url.port, url.path, url.query, url == "ws://example.com:8000/chat%3F?room=1"
+    (8000, '/chat?', 'room=1', True)
     """
 
-    __slots__ = ("_parts",)
-    _parts: SplitResult
+    __slots__ = ("_components",)
+    _components: SplitResult
 
     @classmethod
     def from_scope(cls, scope: Mapping[str, Any]) -> URL:
-        """Rebuild the URL the client asked for; ``ws`` when the scope has no scheme."""
-        scheme = scope.get("scheme") or "ws"
-        path = scope["path"]  # ASGI: path already includes root_path
-        query = scope.get("query_string", b"")
-        host = None
+        """Rebuild the URL from a scope, the way Starlette's ``URL(scope=...)`` does.
+
+        The authority is the Host header when it is valid, else the server
+        address (IPv6 bracketed, the scheme's default port left out). Unlike
+        Starlette, the scheme defaults to ``ws`` (ASGI's default for a
+        WebSocket), a URL without a host stays absolute (``ws:///path``), and a
+        Unix socket server (port None) gives no host.
+        """
+        scheme: str = scope.get("scheme") or "ws"
+        netloc = ""
         for name, value in scope["headers"]:
             if name == b"host":
-                host = value.decode("latin-1")
+                host_header = value.decode("latin-1")
+                if _valid_host_header(host_header):
+                    netloc = host_header
                 break
-        if host is None:
+        if not netloc:
             server = scope.get("server")
-            if server:
-                server_host, port = server[0], server[1]
-                default = 443 if scheme in ("wss", "https") else 80
-                host = server_host if port in (None, default) else f"{server_host}:{port}"
-            else:
-                host = ""
-        text = f"{scheme}://{host}{path}"
+            if server and server[1] is not None:
+                host, port = server[0], server[1]
+                if ":" in host and not host.startswith("["):
+                    host = f"[{host}]"
+                netloc = host if port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+        text = f"{scheme}://{netloc}{scope['path'].translate(_PATH_ESCAPES)}"
+        query: bytes = scope.get("query_string", b"")
         if query:
-            text += "?" + query.decode("latin-1")
+            text += "?" + query.decode("utf-8", "replace")
         return cls(text)
 
-    def _split(self) -> SplitResult:
+    @property
+    def components(self) -> SplitResult:
+        """The text split by ``urllib.parse.urlsplit`` (Starlette's ``components``)."""
         try:
-            return self._parts
+            return self._components
         except AttributeError:
-            self._parts = urlsplit(str(self))
-            return self._parts
+            self._components = urlsplit(str(self))
+            return self._components
 
     @property
     def scheme(self) -> str:
-        return self._split().scheme
+        return self.components.scheme
 
     @property
     def netloc(self) -> str:
-        return self._split().netloc
+        return self.components.netloc
 
     @property
     def path(self) -> str:
-        return self._split().path
+        """The path, percent-decoded: ``scope["path"]`` for a URL from a scope."""
+        return unquote(self.components.path)
 
     @property
     def query(self) -> str:
-        return self._split().query
+        return self.components.query
 
     @property
     def fragment(self) -> str:
-        return self._split().fragment
+        return self.components.fragment
 
     @property
     def username(self) -> str | None:
-        return self._split().username
+        return self.components.username
 
     @property
     def password(self) -> str | None:
-        return self._split().password
+        return self.components.password
 
     @property
     def hostname(self) -> str | None:
-        return self._split().hostname
+        """The host, lowercased and without IPv6 brackets."""
+        return self.components.hostname
 
     @property
     def port(self) -> int | None:
-        return self._split().port
+        return self.components.port
+
+    @property
+    def is_secure(self) -> bool:
+        return self.scheme in ("https", "wss")
 
     @overload
-    def replace(self, old: str, new: str, count: SupportsIndex = -1, /) -> str: ...
+    def replace(self, old: str, new: str, count: SupportsIndex = -1, /) -> Never: ...
 
     @overload
-    def replace(
-        self,
-        *,
-        scheme: str | None = None,
-        netloc: str | None = None,
-        path: str | None = None,
-        query: str | None = None,
-        fragment: str | None = None,
-    ) -> URL: ...
+    def replace(self, **parts: Unpack[URLParts]) -> URL: ...
 
-    def replace(
-        self,
-        *args: Any,
-        scheme: str | None = None,
-        netloc: str | None = None,
-        path: str | None = None,
-        query: str | None = None,
-        fragment: str | None = None,
-    ) -> str:
-        """Return a new URL with the given parts replaced.
+    def replace(self, *text_args: object, **parts: Unpack[URLParts]) -> URL:
+        """A new URL with the given parts changed, as Starlette's ``URL.replace``.
 
-        With positional arguments it is ``str.replace``, so a URL stays a string.
+        It only replaces parts: for text, use ``str(url).replace(old, new)``
+        (positional arguments raise ``TypeError``, typed ``Never``).
+        ``path`` is decoded text, like ``url.path``. Giving ``hostname``,
+        ``port``, ``username`` or ``password`` rebuilds the netloc; ``None``
+        removes the port or the user.
+
+        >>> URL("ws://h:8000/a?x=1").replace(scheme="wss", port=None, query="")
+        URL('wss://h/a')
         """
-        if args:
-            return str(self).replace(*args)
-        parts = self._split()
-        changes = {
-            name: value
-            for name, value in (
-                ("scheme", scheme),
-                ("netloc", netloc),
-                ("path", path),
-                ("query", query),
-                ("fragment", fragment),
+        if text_args:
+            raise TypeError(
+                "URL.replace() replaces parts (scheme=, hostname=, port=, ...);"
+                " for text use str(url).replace(old, new)"
             )
-            if value is not None
-        }
-        return URL(parts._replace(**changes).geturl())
+        current = self.components
+        netloc = parts.get("netloc", current.netloc)
+        if parts.keys() & {"hostname", "port", "username", "password"}:
+            netloc = self._netloc_with(parts)
+        path = parts["path"].translate(_PATH_ESCAPES) if "path" in parts else current.path
+        return URL(
+            _join(
+                parts.get("scheme", current.scheme),
+                netloc,
+                path,
+                parts.get("query", current.query),
+                parts.get("fragment", current.fragment),
+            )
+        )
+
+    def _netloc_with(self, parts: URLParts) -> str:
+        """The netloc with ``hostname``, ``port``, ``username``, ``password`` replaced."""
+        hostname = parts.get("hostname")
+        if hostname is None:
+            hostname = self.netloc.rpartition("@")[2]
+            if not hostname.endswith("]"):
+                hostname = hostname.rsplit(":", 1)[0]
+        elif ":" in hostname and not hostname.startswith("["):
+            hostname = f"[{hostname}]"
+        port = parts.get("port", self.port)
+        username = parts.get("username", self.username)
+        password = parts.get("password", self.password)
+        netloc = hostname if port is None else f"{hostname}:{port}"
+        if username is not None:
+            userinfo = username if password is None else f"{username}:{password}"
+            netloc = f"{userinfo}@{netloc}"
+        return netloc
+
+    def include_query_params(self, **params: object) -> URL:
+        """Set these query parameters (each once, at the end), keeping the others."""
+        new = {name: str(value) for name, value in params.items()}
+        kept = [
+            pair for pair in parse_qsl(self.query, keep_blank_values=True) if pair[0] not in new
+        ]
+        return self.replace(query=urlencode([*kept, *new.items()]))
+
+    def replace_query_params(self, **params: object) -> URL:
+        """Make these the only query parameters."""
+        return self.replace(query=urlencode([(name, str(value)) for name, value in params.items()]))
+
+    def remove_query_params(self, keys: str | Sequence[str]) -> URL:
+        """Drop every value of these query parameters."""
+        drop = {keys} if isinstance(keys, str) else set(keys)
+        kept = [
+            pair for pair in parse_qsl(self.query, keep_blank_values=True) if pair[0] not in drop
+        ]
+        return self.replace(query=urlencode(kept))
 
     def __repr__(self) -> str:
-        return f"URL({str(self)!r})"
+        shown = self.replace(password="********") if self.password else self
+        return f"URL({str(shown)!r})"
+
+
+def _join(scheme: str, netloc: str, path: str, query: str, fragment: str) -> str:
+    """``urlunsplit``, except that an empty authority stays: ``ws:////a`` is not ``ws://a``."""
+    if netloc or scheme in _DEFAULT_PORTS:
+        if path and not path.startswith("/"):
+            path = "/" + path
+        path = f"//{netloc}{path}"
+    text = f"{scheme}:{path}" if scheme else path
+    if query:
+        text += "?" + query
+    if fragment:
+        text += "#" + fragment
+    return text
 
 
 class Headers(CIMultiDictProxy[str]):
     """Case-insensitive, order-preserving, duplicate-keeping request headers.
 
-    ``raw`` is the scope's own list of byte pairs, never copied nor mutated.
+    Like Starlette's ``Headers``, every view counts each (name, value) pair:
+    ``len``, iteration, ``keys()``, ``items()`` and ``values()`` all have one
+    entry per pair, duplicates included (multidict 6 does this; 7.1 iterates
+    distinct names, so iteration is pinned here). ``raw`` is the scope's own
+    list of byte pairs, never copied nor mutated.
 
-    >>> headers = Headers([(b"accept", b"a"), (b"Accept", b"b")])
-    >>> headers["ACCEPT"], headers.getall("accept")
-    ('a', ['a', 'b'])
+    >>> headers = Headers([(b"accept", b"a"), (b"x-one", b"1"), (b"accept", b"b")])
+    >>> headers["ACCEPT"], headers.getlist("accept"), len(headers), list(headers)
+    ('a', ['a', 'b'], 3, ['accept', 'x-one', 'accept'])
     """
 
     __slots__ = ("raw",)
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]] = ()) -> None:
-        pairs = list(raw) if not isinstance(raw, list) else raw
+        pairs = raw if isinstance(raw, list) else list(raw)
         super().__init__(
             CIMultiDict(
                 [(name.decode("latin-1"), value.decode("latin-1")) for name, value in pairs]
@@ -171,11 +321,15 @@ class Headers(CIMultiDictProxy[str]):
         self.raw: list[tuple[bytes, bytes]] = pairs
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.keys())
+        return (name for name, _ in self.items())
 
     def keys(self) -> KeysView[str]:
-        """Each distinct header name once (lowercase), in first-seen order."""
-        return dict.fromkeys(name.lower() for name, _ in self.items()).keys()
+        """Each pair's name, duplicates included (as ``list(headers)``)."""
+        return KeysView(self)
+
+    def getlist(self, key: str) -> list[str]:
+        """Every value of ``key`` in order, ``[]`` if absent (Starlette's name for ``getall``)."""
+        return self.getall(key, [])
 
     def __repr__(self) -> str:
         return f"Headers({list(self.items())!r})"

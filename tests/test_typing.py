@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,20 @@ def run_mypy(*paths: Path) -> tuple[str, int]:
 
 
 @pytest.mark.parametrize(
-    "app", ["asgiref_style_app.py", "starlette_style_app.py", "lilya_ws_style_app.py"]
+    "app",
+    [
+        "asgiref_style_app.py",
+        "starlette_style_app.py",
+        "lilya_ws_style_app.py",
+        "lifespan_app.py",  # lifespan, HTTP and a WebSocket with lilya_ws.types alone
+    ],
 )
 def test_apps_of_every_typing_school_build_a_websocket_without_cast(app: str) -> None:
     path = HERE / "typecheck" / app
-    assert "cast(" not in path.read_text()
+    text = path.read_text()
+    assert "cast(" not in text
+    assert "type: ignore" not in text
+    assert not re.search(r"^\s*assert\s", text, re.MULTILINE)  # assert_type is fine
     output, status = run_mypy(path)
     assert status == 0, output
 
@@ -32,10 +42,16 @@ def test_a_wrong_message_shape_is_a_type_error(tmp_path: Path) -> None:
         "async def app(scope: Scope, receive: Receive, send: Send) -> None:\n"
         '    await send({"type": "websocket.send", "text": 1})\n'
         '    await send({"type": "websocket.close", "code": "1000"})\n'
+        '    await send({"type": "http.response.start", "status": "200"})\n'
+        '    await send({"type": "http.response.body", "body": "text"})\n'
+        '    await send({"type": "lifespan.startup.failed", "message": 1})\n'
+        '    await send({"type": "lifespan.startup.done"})\n'
     )
     output, status = run_mypy(bad)
     assert status == 1
-    assert output.count("error:") == 2, output
+    # Each wrong message is rejected (a shape two TypedDicts share gets two errors).
+    lines = {int(line) for line in re.findall(r"bad_app\.py:(\d+): error:", output)}
+    assert lines == set(range(3, 9)), output
 
 
 def test_json_mode_is_a_literal(tmp_path: Path) -> None:

@@ -81,10 +81,12 @@ def _valid_host_header(value: str) -> bool:
     literal = match["literal"]
     if literal is None or _IP_FUTURE.fullmatch(literal):
         return True
-    if not _IPV6_CHARS.fullmatch(literal):
-        return False
+    return _IPV6_CHARS.fullmatch(literal) is not None and _is_ipv6(literal)
+
+
+def _is_ipv6(host: str) -> bool:
     try:
-        IPv6Address(literal)
+        IPv6Address(host)
     except ValueError:
         return False
     return True
@@ -245,7 +247,7 @@ class URL(str):
             hostname = self.netloc.rpartition("@")[2]
             if not hostname.endswith("]"):
                 hostname = hostname.rsplit(":", 1)[0]
-        elif ":" in hostname and not hostname.startswith("["):
+        elif _is_ipv6(hostname):
             hostname = f"[{hostname}]"
         port = parts.get("port", self.port)
         username = parts.get("username", self.username)

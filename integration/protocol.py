@@ -14,6 +14,12 @@ REPORT_ROUTE: Final = "/report/"
 """``/report/<token>``: waits (bounded) for the result an app stored under ``token``."""
 SIGNAL_ROUTE: Final = "/signal/"
 """``/signal/<token>``: tells the app waiting on ``token`` that the client has left."""
+TALLY_ROUTE: Final = "/tally/"
+"""``/tally/<token>``: every outcome apps appended under ``token`` (the close race)."""
+ENDPOINT_ROUTE: Final = "/endpoint/"
+"""``/endpoint/<ending>``: every scope type goes to ``integration.endpoint_apps:app``."""
+ENDPOINT_APP: Final = "integration.endpoint_apps:app"
+"""An app that is nothing but a ``lilya_ws.endpoint`` (lifespan and HTTP included)."""
 
 TOKEN_CHARS: Final = frozenset("0123456789abcdef")
 TOKEN_MAX_LENGTH: Final = 64
@@ -27,6 +33,10 @@ REPORT_WAIT: Final = 10.0
 """How long ``/report/<token>`` waits for the result to be stored."""
 APP_DEADLINE: Final = 30.0
 """No scenario app lives longer than this."""
+PUSH_INTERVAL: Final = 0.01
+"""A push-only app sends every 10 ms."""
+PUSH_LIMIT: Final = 100
+"""A push-only app gives up after this many successful sends once told the client left."""
 
 # Values both sides compare.
 CLIENT_CLOSE_CODE: Final = 4001
@@ -74,6 +84,32 @@ class CallOutcome(_CallResult, total=False):
     """Qualified class of ``__cause__`` (the server's own error), if any."""
 
 
+class PushReport(TypedDict):
+    """``/push-only``: how the send loop ended, and what happened after the signal."""
+
+    signalled: bool
+    sends_after_signal: int
+    """Sends that returned after the app learned (``/signal``) that the client had left."""
+    ended: CallOutcome
+    """The send that ended the loop (``{"result": "ok"}``: none did)."""
+    close_code: int | None
+
+
+class ObserveReport(TypedDict):
+    """``/observe``: every message the app received, and how receiving ended."""
+
+    messages: list[MessageSeen]
+    ended: CallOutcome
+    close_code: int | None
+    close_reason: str | None
+
+
+class BeforeAcceptReport(TypedDict):
+    """``/close-before-accept``: what ``close()`` during the handshake did in the app."""
+
+    close: CallOutcome
+
+
 class DenialReport(TypedDict):
     """``/deny``: whether the response was sent, or the error raised instead."""
 
@@ -89,7 +125,7 @@ class CloseReport(TypedDict):
 
 
 class ClientCloseReport(TypedDict):
-    """``/client-close`` and ``/client-drop``: what the app saw after the client left."""
+    """``/client-leave``: what the app saw after the client left."""
 
     first: CallOutcome
     second: CallOutcome
@@ -97,10 +133,6 @@ class ClientCloseReport(TypedDict):
     close_code: int | None
     close_code_type: str
     close_reason: str | None
-    raw_code_type: str | None
-    """Type name of the code in the server's own ``websocket.disconnect``."""
-    raw_second_receive: Literal["returned", "raised", "hung"]
-    """What the server's ``receive()`` did when called again after the disconnect."""
 
 
 class SendAfterLeaveReport(TypedDict):
@@ -115,6 +147,8 @@ class IterReport(TypedDict):
     """``/iter``: what the iterator yielded and the close code it left behind."""
 
     received: list[str]
+    error: CallOutcome
+    """What the loop raised (``{"result": "ok"}``: it ended normally)."""
     close_code: int | None
     close_code_type: str
     close_reason: str | None
@@ -187,17 +221,11 @@ class ConnectionData(TypedDict):
     subprotocols: list[str]
     path_params: dict[str, str]
     scope_path_via_mapping: str
+    scope_scheme: str | None
+    """``scope["scheme"]`` as the server put it (daphne puts none)."""
 
 
-class ScopeFacts(TypedDict):
-    """``/capabilities``: raw scope facts and message shapes, to compare with declarations."""
+class EchoJSONReport(TypedDict):
+    """``/echo-json``: the values ``receive_json`` returned."""
 
-    spec_version: str | None
-    has_scheme: bool
-    has_http_version: bool
-    has_extensions: bool
-    extensions: list[str]
-    lilya_spec_version: list[int]
-    url_scheme: str
-    text_keys: list[str]
-    bytes_keys: list[str]
+    received: list[object]

@@ -1,13 +1,13 @@
-"""The integration matrix under pytest: every scenario on every server configuration.
+"""The integration matrix under pytest: every row on every server configuration.
 
 Each configuration is started once for the session (``adapters``), on 127.0.0.1
-and a free port, and stopped by PID when its tests are done. Select a family
-with ``-k``: ``pytest -m integration -k hypercorn``.
+and a free port, over ``ws://`` and ``wss://`` (a certificate made for the
+session), and stopped by PID when its tests are done. Select a family with
+``-k``: ``pytest -m integration -k hypercorn``; a row with ``-k close-race``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
@@ -17,37 +17,110 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from adapters import ServerCapabilities, get, names
-from integration.checks import SCENARIOS, Target
-from integration.matrix import APP, MATRIX_END, MATRIX_START, REPO_ROOT, run_cell
+from adapters import get, names
+from integration.client import REPO_ROOT, Target
+from integration.outcomes import CHECKS
+from integration.report import MATRIX_END, MATRIX_START, render_tables
+from integration.runner import (
+    APP,
+    Cell,
+    Report,
+    Row,
+    ServerRun,
+    Status,
+    make_tls,
+    row_name,
+    run_cell,
+)
+from integration.scenarios import INHERENT, SCENARIOS, Scenario
 
 if TYPE_CHECKING:
     from conftest import RequireServer
 
-pytestmark = pytest.mark.integration
+    from adapters.process import TLSFiles
 
-RUNNER_TIMEOUT = 180.0
+RUNNER_TIMEOUT = 300.0
+ALL_ROWS: tuple[Row, ...] = (*SCENARIOS, *INHERENT)
+ROWS: dict[str, Row] = {row_name(row): row for row in ALL_ROWS}
 
 
-def _start(name: str, require_server: RequireServer) -> Iterator[Target]:
+# The table itself (no server).
+
+
+def test_every_row_has_one_check_and_every_check_a_row() -> None:
+    assert len(ROWS) == len(SCENARIOS) + len(INHERENT), "a name is used twice"
+    assert set(ROWS) == set(CHECKS)
+
+
+def test_scenario_rows_have_one_expectation_and_inherent_rows_one_per_server() -> None:
+    for scenario in SCENARIOS:
+        assert set(scenario["expect"]) == {"app", "client"}, scenario["name"]
+        for seen in scenario.get("see", []):
+            assert seen in {row["id"] for row in INHERENT}, (scenario["name"], seen)
+    for row in INHERENT:
+        assert set(row["expect"]) == set(names()), row["id"]
+        assert row["reason"], row["id"]
+        outcomes = [json.dumps(outcome, sort_keys=True) for outcome in row["expect"].values()]
+        assert len(set(outcomes)) > 1, f"{row['id']}: the same on every server is a scenario"
+
+
+def _run(server: str, scenario: Scenario, status: Status) -> ServerRun:
+    cell = Cell(server, scenario["name"], status, scenario["expect"], scenario["expect"], None, 0)
+    return ServerRun(server, None, "ws://127.0.0.1:1", None, "ran", None, (cell,))
+
+
+def test_headline_counts_scenarios_identical_on_every_server() -> None:
+    scenario = SCENARIOS[0]
+    same = Report((scenario,), (), (_run("a", scenario, "as expected"),) * 2)
+    assert same.headline.startswith("identical on every server: 1/1 scenarios;")
+    assert same.ok
+    one_differs = Report((scenario,), (), (same.servers[0], _run("b", scenario, "differs")))
+    assert one_differs.headline == (
+        "identical on every server: 0/1 scenarios; inherent differences: 0 (0 as expected)"
+    )
+    assert "✘ [1]" in render_tables(one_differs)
+    assert not one_differs.ok
+
+
+# Every row on every real server.
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+def _start(name: str, require_server: RequireServer, tls: TLSFiles) -> Iterator[Target]:
     adapter = get(name)
     require_server(name, adapter.unavailable_reason())
-    with adapter.start(APP, cwd=REPO_ROOT) as server:
-        yield Target(name, server.ws_url, adapter.capabilities)
+    with (
+        adapter.start(APP, cwd=REPO_ROOT) as server,
+        adapter.start(APP, cwd=REPO_ROOT, tls=tls) as secure,
+    ):
+        yield Target(name, server.ws_url, secure.ws_url, tls.cafile, local=True)
     assert server.poll() is not None, f"{name} (pid {server.pid}) survived its stop"
+    assert secure.poll() is not None, f"{name} (pid {secure.pid}) survived its stop"
 
 
 @pytest.fixture(scope="session", params=names())
-def target(request: pytest.FixtureRequest, require_server: RequireServer) -> Iterator[Target]:
-    """One running server per configuration, shared by all its scenarios."""
-    yield from _start(request.param, require_server)
+def target(
+    request: pytest.FixtureRequest, require_server: RequireServer, tls: TLSFiles
+) -> Iterator[Target]:
+    """One running server per configuration (ws:// and wss://), shared by all its rows."""
+    yield from _start(request.param, require_server, tls)
 
 
-@pytest.mark.parametrize("scenario", list(SCENARIOS))
-async def test_scenario(target: Target, scenario: str) -> None:
-    cell = await run_cell(target, SCENARIOS[scenario])
-    expected = f"n/a ({cell.reason})" if cell.reason else "pass"
-    assert cell.as_expected, f"{cell.server} / {cell.scenario}: expected {expected}: {cell.detail}"
+@pytest.mark.integration
+@pytest.mark.parametrize("row", list(ROWS))
+async def test_row(target: Target, row: str) -> None:
+    cell = await run_cell(target, ROWS[row])
+    if cell.status == "not run":
+        pytest.skip(cell.error or "not run")
+    assert cell.status == "as expected", (
+        f"{cell.server} / {cell.row}: {cell.status}: "
+        f"observed {cell.observed if cell.observed is not None else cell.error}, "
+        f"expected {cell.expected}"
+    )
 
 
 # The runner itself, once, against one locally started server.
@@ -56,43 +129,38 @@ RUNNER_SERVER = "uvicorn-wsproto"
 
 
 @pytest.fixture(scope="module")
-def runner_target(require_server: RequireServer) -> Iterator[Target]:
-    yield from _start(RUNNER_SERVER, require_server)
+def runner_target(require_server: RequireServer, tls: TLSFiles) -> Iterator[Target]:
+    yield from _start(RUNNER_SERVER, require_server, tls)
 
 
-def _lie(caps: ServerCapabilities, scenario: str) -> ServerCapabilities:
-    """``caps`` with the one declaration ``scenario`` relies on turned false."""
-    if scenario == "accept-headers":
-        return dataclasses.replace(caps, accept_headers=not caps.accept_headers)
-    if scenario == "denial-plain":
-        return dataclasses.replace(caps, http_response_extension=not caps.http_response_extension)
-    if scenario == "declared-capabilities":
-        return dataclasses.replace(caps, receive_has_both_keys=not caps.receive_has_both_keys)
-    return dataclasses.replace(caps, clean_close_code=caps.clean_close_code + 1)
+@pytest.mark.integration
+async def test_a_wrong_expectation_fails_its_cell(runner_target: Target) -> None:
+    """A cell is ✔ only when the observation equals the expectation."""
+    row = next(s for s in SCENARIOS if s["name"] == "close-before-accept")
+    wrong: Scenario = {
+        **row,
+        "expect": {"app": row["expect"]["app"], "client": {"http_status": 500}},
+    }
+    cell = await run_cell(runner_target, wrong)
+    assert cell.status == "differs", cell
+    assert cell.observed == row["expect"]
 
 
-@pytest.mark.parametrize(
-    "scenario", ["accept-headers", "denial-plain", "declared-capabilities", "client-close"]
-)
-async def test_wrong_declaration_fails_its_cell(runner_target: Target, scenario: str) -> None:
-    """A capability declared wrongly makes the scenario that relies on it fail."""
-    wrong = dataclasses.replace(
-        runner_target, capabilities=_lie(runner_target.capabilities, scenario)
-    )
-    cell = await run_cell(wrong, SCENARIOS[scenario])
-    assert cell.observed == "fail", cell
-
-
+@pytest.mark.integration
 def test_target_mode_and_readme(runner_target: Target, tmp_path: Path) -> None:
-    """``--target`` checks a running server; the report files and README block are written."""
+    """``--target`` checks running servers (ws:// and wss://); reports and README block written."""
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{MATRIX_START}\nstale\n{MATRIX_END}\n\nafter\n", encoding="utf-8")
-    scenarios = "echo-text,close-before-accept,denial-plain,client-close"
+    rows = "echo-text,close-before-accept,connection-data-tls,endpoint-http-and-lifespan,tls-scheme"
+    assert runner_target.tls_url is not None
+    assert runner_target.cafile is not None
     result = subprocess.run(
         [
             *(sys.executable, "-m", "integration"),
             *("--target", f"{RUNNER_SERVER}={runner_target.url}"),
-            *("--scenarios", scenarios, "--out", str(tmp_path)),
+            *("--target", f"{RUNNER_SERVER}={runner_target.tls_url}"),
+            *("--cafile", str(runner_target.cafile)),
+            *("--scenarios", rows, "--out", str(tmp_path)),
             *("--update-readme", str(readme)),
         ],
         cwd=REPO_ROOT,
@@ -102,17 +170,26 @@ def test_target_mode_and_readme(runner_target: Target, tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{RUNNER_SERVER}: " in result.stderr  # the progress line
+    assert "integration-report.md" in result.stdout
+    assert "integration-report.json" in result.stdout
     report = json.loads((tmp_path / "integration-report.json").read_text(encoding="utf-8"))
     assert report["ok"] is True
-    assert [cell["scenario"] for cell in report["cells"]] == scenarios.split(",")
-    assert {cell["observed"] for cell in report["cells"]} == {"pass"}
-    assert report["servers"][0]["url"] == runner_target.url
-    assert "| echo-text | ✔ |" in (tmp_path / "integration-report.md").read_text(encoding="utf-8")
+    statuses = {cell["row"]: cell["status"] for cell in report["cells"]}
+    assert statuses == {
+        "echo-text": "as expected",
+        "close-before-accept": "as expected",
+        "connection-data-tls": "as expected",
+        "endpoint-http-and-lifespan": "not run",  # starts its own server: local runs only
+        "tls-scheme": "as expected",
+    }
+    assert report["headline"].startswith("identical on every server: 3/4 scenarios;")
     text = readme.read_text(encoding="utf-8")
     assert "stale" not in text
     assert text.startswith("# x\n")
     assert text.endswith("after\n")
-    assert f"| scenario | {RUNNER_SERVER} |" in text
+    assert "**identical on every server: 3/4 scenarios; inherent differences: 1" in text
+    assert "| scenario | uv-wsproto |" in text
 
 
 def test_runner_usage_errors() -> None:

@@ -1,0 +1,237 @@
+"""Render a matrix run: the headline, the scenario table, the inherent differences (Markdown, JSON).
+
+The README's generated block (between the matrix markers) is the headline and
+the two tables; ``integration-report.md`` adds each row's expectation and every
+cell that differs, with what was observed; ``integration-report.json`` holds every
+cell, observed and expected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Final, TypedDict
+
+from integration.runner import Cell, Report, ServerRun, Status
+from integration.scenarios import EVIDENCE, JSON, Inherent, Outcome
+
+__all__ = ["render_json", "render_markdown", "render_tables", "update_readme"]
+
+MATRIX_START: Final = "<!-- matrix:start -->"
+MATRIX_END: Final = "<!-- matrix:end -->"
+_MARKS: Final[dict[Status, str]] = {
+    "as expected": "✔",
+    "differs": "✘",
+    "failed": "✘",
+    "not run": "n/r",
+}
+ABBREVIATIONS: Final = {
+    "uvicorn-websockets": "uv-ws",
+    "uvicorn-websockets-sansio": "uv-sansio",
+    "uvicorn-wsproto": "uv-wsproto",
+    "hypercorn-asyncio": "hc-asyncio",
+    "hypercorn-trio": "hc-trio",
+}
+
+
+def _short(name: str) -> str:
+    return ABBREVIATIONS.get(name, name)
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _leaves(value: JSON) -> list[str]:
+    """The scalar values of ``value``, in order (an inherent cell's observed values)."""
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return (
+            [_compact(value)]
+            if all(not isinstance(v, dict | list) for v in value)
+            else [leaf for item in value for leaf in _leaves(item)]
+        )
+    return [] if value is None else [_compact(value)]
+
+
+def _observed_short(cell: Cell) -> str:
+    if cell.observed is None:
+        return cell.error or cell.status
+    return " · ".join(_leaves(cell.observed["app"]) + _leaves(cell.observed["client"]))
+
+
+def render_tables(report: Report) -> str:
+    """The headline, the scenario-by-server table and the inherent-differences table."""
+    ran = report.ran
+    notes: dict[str, int] = {}
+
+    def mark(run: ServerRun, row: str) -> str:
+        cell = run.cell(row)
+        if cell is None:
+            return " "
+        symbol = _MARKS[cell.status]
+        if cell.status == "as expected":
+            return symbol
+        detail = cell.error if cell.observed is None else f"observed {_compact(cell.observed)}"
+        number = notes.setdefault(f"{cell.status}: {detail}", len(notes) + 1)
+        return f"{symbol} [{number}]"
+
+    servers = " | ".join(_short(run.name) for run in ran)
+    lines = [f"**{report.headline}**", ""]
+    if report.scenarios:
+        lines += [f"| scenario | {servers} |", "|---|" + "---|" * len(ran)]
+        for scenario in report.scenarios:
+            marks = " | ".join(mark(run, scenario["name"]) for run in ran)
+            lines.append(f"| {scenario['name']} | {marks} |")
+    if report.inherent:
+        lines += ["", "Inherent differences (each server's observed values):", ""]
+        lines += [f"| difference | {servers} | why |", "|---|" + "---|" * (len(ran) + 1)]
+        for row in report.inherent:
+            lines.append(_inherent_line(row, ran))
+    if notes:
+        lines.append("")
+        lines += [f"{number}. {_escape(text)}" for text, number in notes.items()]
+    skipped = [run for run in report.servers if run.status != "ran"]
+    if skipped:
+        lines.append("")
+        for run in skipped:
+            first = (run.error or "").splitlines()[0] if run.error else ""
+            lines.append(f"- **{run.name}**: {run.status}: {_escape(first)}")
+    return "\n".join(lines) + "\n"
+
+
+def _inherent_line(row: Inherent, ran: tuple[ServerRun, ...]) -> str:
+    values = []
+    for run in ran:
+        cell = run.cell(row["id"])
+        if cell is None:
+            values.append(" ")
+            continue
+        values.append(f"{_MARKS[cell.status]} {_escape(_observed_short(cell))}")
+    link = f"[{row['id']}]({EVIDENCE}#{row['id']})"
+    return f"| {link} | " + " | ".join(values) + f" | {_escape(row['reason'])} |"
+
+
+def render_markdown(report: Report) -> str:
+    """The full report: tables, then every row's expectation and every unexpected cell."""
+    lines = [
+        "# lilya_ws integration matrix",
+        "",
+        "✔ observed as expected on a real server in this run; ✘ differs (or the check "
+        "failed); n/r not run (needs a local server or a wss:// URL).",
+        "",
+        render_tables(report),
+        "## Servers",
+        "",
+    ]
+    for run in report.servers:
+        where = " and ".join(s for s, url in (("ws://", run.url), ("wss://", run.tls_url)) if url)
+        lines.append(f"- **{run.name}** ({run.version or 'not installed'}): {where or run.status}")
+    lines += ["", "## Scenarios: the one expected outcome of each", ""]
+    for scenario in report.scenarios:
+        see = scenario.get("see", [])
+        also = f" (see {', '.join(see)})" if see else ""
+        lines.append(f"- `{scenario['name']}`: {_escape(scenario['title'])}{also}")
+        lines.append(f"  - expected: `{_compact(scenario['expect'])}`")
+    lines += ["", "## Inherent differences: each server's expected outcome", ""]
+    for row in report.inherent:
+        lines.append(f"- `{row['id']}`: {_escape(row['title'])}. {_escape(row['reason'])}")
+        for server, outcome in row["expect"].items():
+            lines.append(f"  - {server}: `{_compact(outcome)}`")
+    lines += ["", "## Cells not as expected", ""]
+    unexpected = [c for run in report.servers for c in run.cells if not c.as_expected]
+    for cell in unexpected:
+        lines.append(f"- {cell.server} / {cell.row}: {cell.status}")
+        if cell.observed is not None:
+            lines.append(f"  - observed: `{_compact(cell.observed)}`")
+        else:
+            lines.append(f"  - error: {_escape(cell.error or '')}")
+        lines.append(f"  - expected: `{_compact(cell.expected)}`")
+    if not unexpected:
+        lines.append("None.")
+    return "\n".join(lines) + "\n"
+
+
+class CellJSON(TypedDict):
+    server: str
+    row: str
+    status: Status
+    expected: Outcome | None
+    observed: Outcome | None
+    error: str | None
+
+
+class ServerJSON(TypedDict):
+    name: str
+    version: str | None
+    transports: list[str]
+    status: str
+    error: str | None
+
+
+class ReportJSON(TypedDict):
+    ok: bool
+    headline: str
+    scenarios: list[str]
+    inherent: list[str]
+    identical: list[str]
+    servers: list[ServerJSON]
+    cells: list[CellJSON]
+
+
+def report_json(report: Report) -> ReportJSON:
+    """The report as JSON-ready data."""
+    return {
+        "ok": report.ok,
+        "headline": report.headline,
+        "scenarios": [s["name"] for s in report.scenarios],
+        "inherent": [row["id"] for row in report.inherent],
+        "identical": [s["name"] for s in report.scenarios if report.identical(s["name"])],
+        "servers": [
+            {
+                "name": run.name,
+                "version": run.version,
+                "transports": [s for s, url in (("ws", run.url), ("wss", run.tls_url)) if url],
+                "status": run.status,
+                "error": run.error,
+            }
+            for run in report.servers
+        ],
+        "cells": [
+            {
+                "server": cell.server,
+                "row": cell.row,
+                "status": cell.status,
+                "expected": cell.expected,
+                "observed": cell.observed,
+                "error": cell.error,
+            }
+            for run in report.servers
+            for cell in run.cells
+        ],
+    }
+
+
+def render_json(report: Report) -> str:
+    """The JSON report: nothing in it varies between runs with the same outcomes (no ports,
+    no timings)."""
+    return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def update_readme(path: Path, report: Report) -> None:
+    """Replace the block between the matrix markers in ``path`` with the generated tables."""
+    text = path.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(MATRIX_START) + r".*?" + re.escape(MATRIX_END), re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"{path} has no {MATRIX_START} ... {MATRIX_END} block")
+    block = (
+        f"{MATRIX_START}\n<!-- generated by `python -m integration --update-readme`; "
+        f"do not edit -->\n\n{render_tables(report)}\n{MATRIX_END}"
+    )
+    path.write_text(pattern.sub(lambda _: block, text, count=1), encoding="utf-8")

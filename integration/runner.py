@@ -1,0 +1,292 @@
+"""Run the matrix: start each server (``ws://`` and ``wss://``), run every row's check, compare.
+
+Data flows one way: row (``integration.scenarios``) → adapter → server → app →
+client check → :class:`Cell`. A cell holds the observation made on the real
+server in this run and the row's expectation (the scenario's one outcome, or
+this server's entry of an inherent row); it is as expected only when the two
+are equal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from websockets.exceptions import WebSocketException
+
+import integration.checks
+import integration.inherent  # noqa: F401  # importing the checks registers them
+from adapters import ServerAdapter, ServerStartError, get, names
+from adapters.process import TLSFiles
+from integration.client import REPO_ROOT, CheckFailed, NotRunnable, Target, open_ws
+from integration.outcomes import CHECKS
+from integration.scenarios import INHERENT, JSON, SCENARIOS, Inherent, Outcome, Scenario
+
+__all__ = ["APP", "Cell", "Report", "ServerRun", "run_cell", "run_local", "run_target"]
+
+APP: Final = "integration.apps:app"
+CHECK_TIMEOUT: Final = 90.0
+"""No cell takes longer than this (the close race and the 16 MiB messages are the longest)."""
+READY_TIMEOUT: Final = 30.0
+
+Status = Literal["as expected", "differs", "failed", "not run"]
+RunStatus = Literal["ran", "unavailable", "start-failed"]
+Row = Scenario | Inherent
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row on one server: what was observed in this run, and what was expected."""
+
+    server: str
+    row: str
+    status: Status
+    expected: Outcome | None
+    observed: Outcome | None
+    """None when the check could not complete (see :attr:`error`) or did not run."""
+    error: str | None
+    seconds: float
+
+    @property
+    def as_expected(self) -> bool:
+        return self.status in ("as expected", "not run")
+
+
+@dataclass(frozen=True)
+class ServerRun:
+    """One server configuration in a run: how it went and its cells."""
+
+    name: str
+    version: str | None
+    url: str | None
+    tls_url: str | None
+    status: RunStatus
+    error: str | None
+    cells: tuple[Cell, ...]
+    seconds: float = 0.0
+
+    def cell(self, row: str) -> Cell | None:
+        return next((cell for cell in self.cells if cell.row == row), None)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A whole run: the rows in order and every server's cells."""
+
+    scenarios: tuple[Scenario, ...]
+    inherent: tuple[Inherent, ...]
+    servers: tuple[ServerRun, ...]
+
+    @property
+    def ran(self) -> tuple[ServerRun, ...]:
+        return tuple(run for run in self.servers if run.status == "ran")
+
+    def identical(self, scenario: str) -> bool:
+        """✔ on every server that ran (and run on at least one)."""
+        cells = [run.cell(scenario) for run in self.ran]
+        statuses = {cell.status for cell in cells if cell is not None}
+        return statuses == {"as expected"}
+
+    @property
+    def headline(self) -> str:
+        identical = sum(self.identical(s["name"]) for s in self.scenarios)
+        held = sum(self.identical(row["id"]) for row in self.inherent)
+        return (
+            f"identical on every server: {identical}/{len(self.scenarios)} scenarios; "
+            f"inherent differences: {len(self.inherent)} ({held} as expected)"
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Every cell as expected and no server that should have run failed to start."""
+        return all(
+            run.status != "start-failed" and all(cell.as_expected for cell in run.cells)
+            for run in self.servers
+        )
+
+
+def _plain(value: object) -> JSON:
+    """``value`` as JSON would bring it back (tuples become lists)."""
+    result: JSON = json.loads(json.dumps(value))
+    return result
+
+
+async def run_cell(target: Target, row: Row) -> Cell:
+    """Run ``row``'s check against ``target``, bounded by :data:`CHECK_TIMEOUT`."""
+    name = row_name(row)
+    expected = _expectation(row, target.name)
+    started = time.monotonic()
+    observed: Outcome | None = None
+    error: str | None = None
+    status: Status = "failed"
+    try:
+        outcome = await asyncio.wait_for(CHECKS[name](target), CHECK_TIMEOUT)
+        observed = {"app": _plain(outcome["app"]), "client": _plain(outcome["client"])}
+        status = "as expected" if observed == expected else "differs"
+    except NotRunnable as exc:
+        status, error = "not run", str(exc)
+    except TimeoutError:
+        error = f"no outcome within {CHECK_TIMEOUT:g}s"
+    except CheckFailed as exc:
+        error = str(exc)
+    except Exception as exc:  # a crashed check is a failed cell, never a crashed run
+        error = f"{type(exc).__name__}: {exc}"
+    seconds = round(time.monotonic() - started, 3)
+    return Cell(target.name, name, status, expected, observed, error, seconds)
+
+
+def row_name(row: Row) -> str:
+    """A scenario's name or an inherent row's id."""
+    return row["name"] if "name" in row else row["id"]
+
+
+def _expectation(row: Row, server: str) -> Outcome | None:
+    expected = row["expect"] if "name" in row else row["expect"].get(server)
+    if expected is None:
+        return None
+    return {"app": _plain(expected["app"]), "client": _plain(expected["client"])}
+
+
+def select(selected: Iterable[str] | None) -> tuple[tuple[Scenario, ...], tuple[Inherent, ...]]:
+    """The named rows (scenario names, inherent ids) in report order, or all of them."""
+    if selected is None:
+        return SCENARIOS, INHERENT
+    wanted = set(selected)
+    unknown = wanted - {s["name"] for s in SCENARIOS} - {row["id"] for row in INHERENT}
+    if unknown:
+        raise KeyError(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    return (
+        tuple(s for s in SCENARIOS if s["name"] in wanted),
+        tuple(row for row in INHERENT if row["id"] in wanted),
+    )
+
+
+async def _run_rows(target: Target, rows: Sequence[Row]) -> tuple[Cell, ...]:
+    """One row after the other (the apps' side channel assumes it)."""
+    return tuple([await run_cell(target, row) for row in rows])
+
+
+def _rows(scenarios: Sequence[Scenario], inherent: Sequence[Inherent]) -> list[Row]:
+    return [*scenarios, *inherent]
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def run_local(
+    servers: Iterable[str] | None = None,
+    selected: Iterable[str] | None = None,
+    progress: Progress = _quiet,
+) -> Report:
+    """Start each configuration in turn on 127.0.0.1 (and over TLS when a row needs it)."""
+    scenarios, inherent = select(selected)
+    rows = _rows(scenarios, inherent)
+    with contextlib.ExitStack() as stack:
+        tls = None
+        if any(row["transport"] == "wss" for row in rows):
+            tls = make_tls(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+        runs = []
+        for name in servers or names():
+            run = _run_adapter(get(name), rows, tls)
+            progress(_progress_line(run))
+            runs.append(run)
+    return Report(scenarios, inherent, tuple(runs))
+
+
+def make_tls(directory: Path) -> TLSFiles:
+    """A CA and a certificate for 127.0.0.1 and localhost, made now (``trustme``)."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    files = TLSFiles(directory / "cert.pem", directory / "key.pem", directory / "ca.pem")
+    cert.cert_chain_pems[0].write_to_path(str(files.certfile))
+    cert.private_key_pem.write_to_path(str(files.keyfile))
+    ca.cert_pem.write_to_path(str(files.cafile))
+    return files
+
+
+def _progress_line(run: ServerRun) -> str:
+    if run.status != "ran":
+        return f"{run.name}: {run.status}: {(run.error or '').splitlines()[0] if run.error else ''}"
+    counts: dict[Status, int] = {}
+    for cell in run.cells:
+        counts[cell.status] = counts.get(cell.status, 0) + 1
+    summary = ", ".join(f"{count} {status}" for status, count in counts.items())
+    return f"{run.name}: {summary} ({run.seconds:.0f} s)"
+
+
+def _run_adapter(adapter: ServerAdapter, rows: Sequence[Row], tls: TLSFiles | None) -> ServerRun:
+    version = adapter.version()
+    started = time.monotonic()
+    if (reason := adapter.unavailable_reason()) is not None:
+        return ServerRun(adapter.name, version, None, None, "unavailable", reason, ())
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(adapter.start(APP, cwd=REPO_ROOT))
+            secure = (
+                None
+                if tls is None
+                else stack.enter_context(adapter.start(APP, cwd=REPO_ROOT, tls=tls))
+            )
+        except ServerStartError as exc:
+            return ServerRun(adapter.name, version, None, None, "start-failed", str(exc), ())
+        tls_url = None if secure is None else secure.ws_url
+        cafile = None if tls is None else tls.cafile
+        target = Target(adapter.name, server.ws_url, tls_url, cafile, local=True)
+        cells = asyncio.run(_run_rows(target, rows))
+    seconds = round(time.monotonic() - started, 1)
+    return ServerRun(adapter.name, version, server.ws_url, tls_url, "ran", None, cells, seconds)
+
+
+def run_target(
+    targets: Sequence[tuple[str, str]],
+    selected: Iterable[str] | None = None,
+    ready_timeout: float = READY_TIMEOUT,
+    cafile: Path | None = None,
+    progress: Progress = _quiet,
+) -> Report:
+    """Run the rows against running servers, given as (configuration, URL); a configuration
+    given twice, with a ``ws://`` and a ``wss://`` URL, runs the TLS rows too."""
+    scenarios, inherent = select(selected)
+    rows = _rows(scenarios, inherent)
+    urls: dict[str, dict[str, str]] = {}
+    for name, url in targets:
+        urls.setdefault(name, {})["wss" if url.startswith("wss://") else "ws"] = url.rstrip("/")
+    runs = []
+    for name, by_scheme in urls.items():
+        plain = by_scheme.get("ws") or by_scheme["wss"]
+        target = Target(name, plain, by_scheme.get("wss"), cafile)
+        error = asyncio.run(_wait_ready(target, ready_timeout))
+        if error is not None:
+            run = ServerRun(name, None, plain, target.tls_url, "start-failed", error, ())
+        else:
+            cells = asyncio.run(_run_rows(target, rows))
+            run = ServerRun(name, get(name).version(), plain, target.tls_url, "ran", None, cells)
+        progress(_progress_line(run))
+        runs.append(run)
+    return Report(scenarios, inherent, tuple(runs))
+
+
+async def _wait_ready(target: Target, timeout: float) -> str | None:
+    """Wait until ``target`` completes a handshake; the last error on timeout."""
+    deadline = time.monotonic() + timeout
+    last = "no attempt"
+    while time.monotonic() < deadline:
+        try:
+            async with open_ws(target, "/"):
+                return None
+        except (OSError, WebSocketException, TimeoutError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        # A refused connect returns at once: pace the retries (this is polling, bounded above).
+        await asyncio.sleep(0.2)
+    return f"{target.url} not ready within {timeout:g}s ({last})"

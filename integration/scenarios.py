@@ -1,0 +1,783 @@
+"""The matrix as data: every scenario with its one expected outcome, and the inherent differences.
+
+A scenario row holds ONE expectation for all seven server configurations:
+what the application observes (``app``) and what the client observes
+(``client``), as small JSON values (``None``: nothing to observe on that side).
+The check of the same name (``integration.checks``) observes both on a real
+server; the cell is ✔ only when the observation equals the expectation.
+Nothing here comes from the adapters' declarations.
+
+What a server destroys or refuses before the application can act is not a
+scenario: it is an inherent-difference row (``INHERENT``), the only place
+with one expectation per server, each with the reason and a link to the
+raw-ASGI evidence in ``adapters/DIALECTS.md``. A scenario leaves such a
+field out and names the row (``see``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final, Literal, TypeAlias, TypedDict, final
+
+from typing_extensions import NotRequired
+
+JSON: TypeAlias = "bool | int | float | str | Sequence[JSON] | Mapping[str, JSON] | None"
+"""A JSON value (read-only containers, so that literals of any shape fit)."""
+Transport = Literal["ws", "wss"]
+"""``wss``: the check needs the app served over TLS as well."""
+
+
+class Outcome(TypedDict):
+    """What the application observed and what the client observed."""
+
+    app: JSON
+    client: JSON
+
+
+@final  # lets `"name" in row` tell a Scenario from an Inherent row
+class Scenario(TypedDict):
+    name: str
+    title: str
+    transport: Transport
+    expect: Outcome
+    see: NotRequired[list[str]]
+    """Inherent rows holding what this scenario leaves out."""
+
+
+@final
+class Inherent(TypedDict):
+    id: str
+    """Also the anchor of its evidence: ``adapters/DIALECTS.md#<id>``."""
+    title: str
+    transport: Transport
+    reason: str
+    """What the server destroys or refuses before the application can act."""
+    expect: dict[str, Outcome]
+    """Each server configuration's expected observation."""
+
+
+EVIDENCE: Final = "adapters/DIALECTS.md"
+
+_DISCONNECTED: Final[JSON] = {
+    "first receive_text()": "WebSocketDisconnect",
+    "second receive_text()": "WebSocketDisconnect",
+    "send_text()": "WebSocketDisconnect",
+    "one code everywhere": True,
+    "close_code type": "int",
+}
+_SEND_FIRST: Final[JSON] = {
+    "signalled": True,
+    "sends": ["WebSocketDisconnect", "WebSocketDisconnect"],
+    "receive_text() afterwards": "WebSocketDisconnect",
+}
+_PUSH_ONLY: Final[JSON] = {
+    "loop ended by": "WebSocketDisconnect",
+    "sends that returned after the client left": 0,
+    "close_code = the exception's code": True,
+}
+_CONNECTION_DATA: Final[Mapping[str, JSON]] = {
+    "path": "/connection-data/café",
+    "raw_path": "/connection-data/caf%C3%A9",
+    "url_path": "/connection-data/café",
+    "url_query": "b=2&a=1&a=3&e=%C3%A9t%C3%A9",
+    "url_port": "PORT",
+    "url_hostname": "HOST",
+    "query": [["b", "2"], ["a", "1"], ["a", "3"], ["e", "été"]],
+    "query_getall_a": ["1", "3"],
+    "query_str": "b=2&a=1&a=3&e=%C3%A9t%C3%A9",
+    "header_version": "13",
+    "header_host": "HOST:PORT",
+    "cookies": {"flavour": "oat", "theme": "dark"},
+    "client_host": "the client's address",
+    "client_port_type": "int",
+    "subprotocols": [],
+    "path_params": {},
+    "scope_path_via_mapping": "/connection-data/café",
+}
+_CLOSED_NO_LEAK: Final[JSON] = {"close frame": True, "secret leaked": False}
+
+SCENARIOS: Final[tuple[Scenario, ...]] = (
+    {
+        "name": "echo-text",
+        "title": "iter_text/send_text echo",
+        "transport": "ws",
+        "expect": {
+            "app": {"received": ["hello", "second message"], "ended": "returned"},
+            "client": ["hello", "second message"],
+        },
+    },
+    {
+        "name": "echo-bytes",
+        "title": "iter_bytes/send_bytes echo (hex)",
+        "transport": "ws",
+        "expect": {
+            "app": {"received": ["0001ff", "6279746573"], "ended": "returned"},
+            "client": ["0001ff", "6279746573"],
+        },
+    },
+    {
+        "name": "echo-json-text",
+        "title": 'receive_json/send_json, mode="text": compact encoding in a text frame',
+        "transport": "ws",
+        "expect": {
+            "app": [{"message": "hi", "n": [1, 2]}],
+            "client": {"frame": "text", "payload": '{"echo":{"message":"hi","n":[1,2]}}'},
+        },
+    },
+    {
+        "name": "echo-json-binary",
+        "title": 'receive_json/send_json, mode="binary": compact encoding in a binary frame',
+        "transport": "ws",
+        "expect": {
+            "app": [{"message": "hi"}],
+            "client": {"frame": "binary", "payload": '{"echo":{"message":"hi"}}'},
+        },
+    },
+    {
+        "name": "non-ascii",
+        "title": "non-ASCII text and JSON round trip (ensure_ascii=False)",
+        "transport": "ws",
+        "expect": {
+            "app": None,
+            "client": {
+                "/echo": "héllo wörld ✓ 日本語 🎉",
+                "/echo-json?mode=text": '{"echo":{"text":"héllo wörld ✓ 日本語 🎉"}}',
+                "/echo-json?mode=binary": 'binary: {"echo":{"text":"héllo wörld ✓ 日本語 🎉"}}',
+            },
+        },
+    },
+    {
+        "name": "empty-messages",
+        "title": "empty text and binary frames from the client reach the app",
+        "transport": "ws",
+        "expect": {
+            "app": [{"kind": "text", "length": 0}, {"kind": "bytes", "length": 0}],
+            "client": None,
+        },
+        "see": ["empty-messages-dropped"],
+    },
+    {
+        "name": "large-1mib",
+        "title": "1 MiB text and binary messages echoed",
+        "transport": "ws",
+        "expect": {"app": None, "client": {"text": "echoed intact", "bytes": "echoed intact"}},
+        "see": ["message-size-limits"],
+    },
+    {
+        "name": "connection-data",
+        "title": "path, query, headers, cookies, url, client as the app sees them",
+        "transport": "ws",
+        "expect": {
+            "app": {
+                **_CONNECTION_DATA,
+                "url": "ws://HOST:PORT/connection-data/café?b=2&a=1&a=3&e=%C3%A9t%C3%A9",
+                "url_scheme": "ws",
+            },
+            "client": None,
+        },
+        "see": ["repeated-headers-joined"],
+    },
+    {
+        "name": "connection-data-tls",
+        "title": "the same over wss:// (TLS): websocket.url agrees with its scheme",
+        "transport": "wss",
+        "expect": {
+            "app": {
+                **_CONNECTION_DATA,
+                "url": "SCHEME://HOST:PORT/connection-data/café?b=2&a=1&a=3&e=%C3%A9t%C3%A9",
+                "url_agrees_with_scheme": True,
+            },
+            "client": None,
+        },
+        "see": ["tls-scheme", "repeated-headers-joined"],
+    },
+    {
+        "name": "subprotocol",
+        "title": "subprotocol negotiation; accepting an unoffered one is refused",
+        "transport": "ws",
+        "expect": {
+            "app": {
+                "offered": ["chat.v2", "chat.v1"],
+                "accept(unoffered)": "InvalidMessage (ValueError)",
+            },
+            "client": {"negotiated": "chat.v1"},
+        },
+    },
+    {
+        "name": "close-code-reason",
+        "title": "close(4002, reason) after accept: the code",
+        "transport": "ws",
+        "expect": {"app": None, "client": {"code": 4002}},
+        "see": ["close-reason-dropped"],
+    },
+    {
+        "name": "close-before-accept",
+        "title": "close() before accept() gives HTTP 403",
+        "transport": "ws",
+        "expect": {"app": {"close()": "returned"}, "client": {"http_status": 403}},
+    },
+    {
+        "name": "client-close",
+        "title": "client closes 4001: receive, receive again, send; nothing hangs",
+        "transport": "ws",
+        "expect": {"app": _DISCONNECTED, "client": {"closing handshake": "completed"}},
+        "see": ["client-close-code", "disconnect-reason-dropped"],
+    },
+    {
+        "name": "client-drop",
+        "title": "client drops TCP (FIN) without a close frame: the same",
+        "transport": "ws",
+        "expect": {"app": _DISCONNECTED, "client": None},
+        "see": ["reset-code"],
+    },
+    {
+        "name": "client-close-held-open",
+        "title": "client sends a close frame and keeps TCP open: the server answers and ends it",
+        "transport": "ws",
+        "expect": {
+            "app": _DISCONNECTED,
+            "client": {"server answered with a close frame": True, "server ended TCP": True},
+        },
+        "see": ["client-close-code", "close-reply-code"],
+    },
+    {
+        "name": "send-after-close",
+        "title": "app sends first after the client's close completed: WebSocketDisconnect",
+        "transport": "ws",
+        "expect": {"app": _SEND_FIRST, "client": {"closing handshake": "completed"}},
+        "see": ["client-close-code"],
+    },
+    {
+        "name": "send-after-drop",
+        "title": "app sends first after the client dropped TCP: WebSocketDisconnect",
+        "transport": "ws",
+        "expect": {"app": _SEND_FIRST, "client": None},
+        "see": ["reset-code"],
+    },
+    {
+        "name": "push-only-after-close",
+        "title": "an app that only sends (every 10 ms) ends in WebSocketDisconnect after a close",
+        "transport": "ws",
+        "expect": {"app": _PUSH_ONLY, "client": {"closing handshake": "completed"}},
+        "see": ["client-close-code"],
+    },
+    {
+        "name": "push-only-after-reset",
+        "title": "the same after a TCP reset",
+        "transport": "ws",
+        "expect": {"app": _PUSH_ONLY, "client": None},
+        "see": ["reset-code"],
+    },
+    {
+        "name": "iter-close-code",
+        "title": "iter_text/iter_bytes/iter_json end on the client's close; close_code an int",
+        "transport": "ws",
+        "expect": {
+            "app": {
+                "iter_text": {"messages": 1, "loop": "returned", "close_code type": "int"},
+                "iter_bytes": {"messages": 1, "loop": "returned", "close_code type": "int"},
+                "iter_json": {"messages": 1, "loop": "returned", "close_code type": "int"},
+            },
+            "client": None,
+        },
+        "see": ["client-close-code"],
+    },
+    {
+        "name": "wrong-frame-type",
+        "title": "receive_text() gets bytes and the reverse: UnexpectedMessageType, payload kept",
+        "transport": "ws",
+        "expect": {
+            "app": {
+                "receive_text() on bytes": "UnexpectedMessageType (TypeError)",
+                "kept bytes": "00ff",
+                "receive_bytes() on text": "UnexpectedMessageType (TypeError)",
+                "kept text": "text!",
+            },
+            "client": {"close": [1000, ""]},
+        },
+    },
+    {
+        "name": "invalid-json",
+        "title": "receive_json() on invalid JSON: InvalidJSON with the payload, then close_for()",
+        "transport": "ws",
+        "expect": {
+            "app": {"receive_json()": "InvalidJSON (ValueError)", "kept": "{oops"},
+            "client": {"close frame": True},
+        },
+        "see": ["close-code-range", "close-reason-dropped"],
+    },
+    {
+        "name": "max-message-size",
+        "title": "application max_message_size: MessageTooLarge, then a close",
+        "transport": "ws",
+        "expect": {
+            "app": {"receive_bytes()": "MessageTooLarge (ValueError)"},
+            "client": {"close frame": True},
+        },
+        "see": ["close-code-range"],
+    },
+    {
+        "name": "close-for-before-accept",
+        "title": "close_for(error) before accept: HTTP 403, nothing leaked",
+        "transport": "ws",
+        "expect": {
+            "app": {"close_for()": "returned"},
+            "client": {"http_status": 403, "secret leaked": False},
+        },
+    },
+    {
+        "name": "close-for-after-accept",
+        "title": "close_for(error) after accept: a close frame, nothing leaked",
+        "transport": "ws",
+        "expect": {"app": {"close_for()": "returned"}, "client": _CLOSED_NO_LEAK},
+        "see": ["close-code-range", "close-reason-dropped"],
+    },
+    {
+        "name": "endpoint-return-after-accept",
+        "title": "lilya_ws.endpoint: the handler returns after accept without closing: 1000",
+        "transport": "ws",
+        "expect": {"app": None, "client": {"close": [1000, ""]}},
+    },
+    {
+        "name": "endpoint-raise-after-accept",
+        "title": "lilya_ws.endpoint: the handler raises after accept: closed, nothing leaked",
+        "transport": "ws",
+        "expect": {"app": None, "client": _CLOSED_NO_LEAK},
+        "see": ["close-code-range", "close-reason-dropped"],
+    },
+    {
+        "name": "endpoint-raise-before-accept",
+        "title": "lilya_ws.endpoint: the handler raises before accept: refused, nothing leaked",
+        "transport": "ws",
+        "expect": {"app": None, "client": {"refused over HTTP": True, "secret leaked": False}},
+        "see": ["no-denial-response"],
+    },
+    {
+        "name": "endpoint-return-before-accept",
+        "title": "lilya_ws.endpoint: the handler returns without accepting: HTTP 403",
+        "transport": "ws",
+        "expect": {"app": None, "client": {"http_status": 403}},
+    },
+    {
+        "name": "endpoint-http-and-lifespan",
+        "title": "an endpoint served alone: HTTP GET gets 404, lifespan answered, no warning",
+        "transport": "ws",
+        "expect": {
+            "app": {"server log: lifespan, warnings, errors": []},
+            "client": {"GET /": [404, "Not Found"], "GET /endpoint/...": 404},
+        },
+    },
+    {
+        "name": "close-race",
+        "title": "close() as the client's close frame arrives, 200 times: returns or "
+        "WebSocketDisconnect only; the server keeps serving",
+        "transport": "ws",
+        "expect": {
+            "app": {"close() outcomes": 200, "other than returned or WebSocketDisconnect": []},
+            "client": {"connections closed": 200, "server still serving": True},
+        },
+    },
+)
+"""Every scenario, in the order of the report."""
+
+
+_REASONS: Final[Outcome] = {
+    "app": {"warnings": []},
+    "client": {
+        "close(4002, reason)": "app says bye ✓",
+        "close_for(error)": "Internal error",
+        "endpoint raises after accept": "Internal error",
+    },
+}
+_HEADERS: Final[Outcome] = {
+    "app": {"warnings": []},
+    "client": {"x-lilya-ws": "accepted", "set-cookie": "session=abc"},
+}
+_NO_HEADERS: Final[Outcome] = {
+    "app": {"warnings": ["ServerCapabilityWarning"]},
+    "client": {"x-lilya-ws": None, "set-cookie": None},
+}
+_DENIALS: Final[Outcome] = {
+    "app": {"send_denial_response(plain)": "sent", "send_denial_response(streamed)": "sent"},
+    "client": {
+        "plain": [401, "plain", "denied: plain ✓"],
+        "streamed": [401, "streamed", "denied: streamed in three parts"],
+        "endpoint raises before accept": [500, "Internal Server Error"],
+    },
+}
+_RFC_CODES: Final[Outcome] = {
+    "app": None,
+    "client": {
+        "close_for(error): 1011": 1011,
+        "invalid JSON: 1007": 1007,
+        "max_message_size: 1009": 1009,
+        "endpoint raises after accept: 1011": 1011,
+    },
+}
+_EMPTY_SENT: Final[Outcome] = {
+    "app": {'send_text("")': "returned", 'send_bytes(b"")': "returned"},
+    "client": {"received": ["str ''", "bytes b''"]},
+}
+_CODE_4001: Final[Outcome] = {
+    "app": {
+        "receive_text()": 4001,
+        "first send": 4001,
+        "push-only send": 4001,
+        "iter_text() close_code": 4001,
+    },
+    "client": None,
+}
+_CODE_1006: Final[Outcome] = {
+    "app": {
+        "receive_text()": 1006,
+        "first send": 1006,
+        "push-only send": 1006,
+        "iter_text() close_code": 1006,
+    },
+    "client": None,
+}
+_NO_DISCONNECT_REASON: Final[Outcome] = {
+    "app": {"exception reason": "", "close_reason": ""},
+    "client": None,
+}
+_DISCONNECT_REASON: Final[Outcome] = {
+    "app": {"exception reason": "client bye", "close_reason": "client bye"},
+    "client": None,
+}
+_RESET_1005: Final[Outcome] = {
+    "app": {"receive after FIN": 1005, "receive after RST": 1005, "push-only send after RST": 1005},
+    "client": None,
+}
+_RESET_1006: Final[Outcome] = {
+    "app": {"receive after FIN": 1006, "receive after RST": 1006, "push-only send after RST": 1006},
+    "client": None,
+}
+_WSS: Final[Outcome] = {"app": {"url.scheme": "wss", 'scope["scheme"]': "wss"}, "client": None}
+_HEADERS_APART: Final[Outcome] = {
+    "app": {'headers.getall("x-multi")': ["one", "two"]},
+    "client": None,
+}
+_ECHOED_CODE: Final[Outcome] = {"app": None, "client": {"server's close frame": 4001}}
+_TOO_BIG_1009: Final[Outcome] = {
+    "app": None,
+    "client": {
+        "8 MiB echo": "echoed",
+        "16 MiB + 1 inbound": {
+            "client: close code": 1009,
+            "app: messages": [],
+            "app: ended by": "WebSocketDisconnect",
+            "app: code": 1009,
+        },
+    },
+}
+_TOO_BIG_1009_APP_1006: Final[Outcome] = {
+    "app": None,
+    "client": {
+        "8 MiB echo": "echoed",
+        "16 MiB + 1 inbound": {
+            "client: close code": 1009,
+            "app: messages": [],
+            "app: ended by": "WebSocketDisconnect",
+            "app: code": 1006,
+        },
+    },
+}
+_APP_1006: Final[JSON] = {"messages": 0, "code": 1006}
+_APP_1007: Final[JSON] = {"messages": 0, "code": 1007}
+_APP_1002: Final[JSON] = {"messages": 0, "code": 1002}
+_BOTH_DROPPED: Final[JSON] = {"invalid UTF-8": "dropped", "unmasked": "dropped"}
+_MALFORMED_DROPPED: Final[Outcome] = {
+    "app": {"invalid UTF-8": _APP_1006, "unmasked": _APP_1006},
+    "client": _BOTH_DROPPED,
+}
+
+INHERENT: Final[tuple[Inherent, ...]] = (
+    {
+        "id": "close-reason-dropped",
+        "title": "the reason of the app's close reaches the client",
+        "transport": "ws",
+        "reason": "daphne (autobahn) sends close frames without the reason it is given; "
+        "lilya_ws recognises daphne, sends none and warns (ServerCapabilityWarning)",
+        "expect": {
+            "uvicorn-websockets": _REASONS,
+            "uvicorn-websockets-sansio": _REASONS,
+            "uvicorn-wsproto": _REASONS,
+            "hypercorn-asyncio": _REASONS,
+            "hypercorn-trio": _REASONS,
+            "daphne": {
+                "app": {"warnings": ["ServerCapabilityWarning"]},
+                "client": {
+                    "close(4002, reason)": "",
+                    "close_for(error)": "",
+                    "endpoint raises after accept": "",
+                },
+            },
+            "granian": _REASONS,
+        },
+    },
+    {
+        "id": "accept-headers-dropped",
+        "title": "the headers of the app's accept() reach the client",
+        "transport": "ws",
+        "reason": "daphne (ASGI 2.0, no headers in websocket.accept) and granian ignore them; "
+        "lilya_ws recognises both, sends none and warns (ServerCapabilityWarning)",
+        "expect": {
+            "uvicorn-websockets": _HEADERS,
+            "uvicorn-websockets-sansio": _HEADERS,
+            "uvicorn-wsproto": _HEADERS,
+            "hypercorn-asyncio": _HEADERS,
+            "hypercorn-trio": _HEADERS,
+            "daphne": _NO_HEADERS,
+            "granian": _NO_HEADERS,
+        },
+    },
+    {
+        "id": "no-denial-response",
+        "title": "a denial response (plain, streamed) and an endpoint's HTTP 500 reach the client",
+        "transport": "ws",
+        "reason": "daphne has no websocket.http.response extension: the only refusal it can "
+        "send is 403; send_denial_response raises DenialResponseUnsupported (a RuntimeError)",
+        "expect": {
+            "uvicorn-websockets": _DENIALS,
+            "uvicorn-websockets-sansio": _DENIALS,
+            "uvicorn-wsproto": _DENIALS,
+            "hypercorn-asyncio": _DENIALS,
+            "hypercorn-trio": _DENIALS,
+            "daphne": {
+                "app": {
+                    "send_denial_response(plain)": "lilya_ws.errors.DenialResponseUnsupported",
+                    "send_denial_response(streamed)": "lilya_ws.errors.DenialResponseUnsupported",
+                },
+                "client": {
+                    "plain": [403, None, ""],
+                    "streamed": [403, None, ""],
+                    "endpoint raises before accept": [403, ""],
+                },
+            },
+            "granian": _DENIALS,
+        },
+    },
+    {
+        "id": "close-code-range",
+        "title": "RFC 6455 codes 1007, 1009, 1011 of the app's close reach the client",
+        "transport": "ws",
+        "reason": "daphne (autobahn) sends only 1000 and 3000-4999 and raises on other codes; "
+        "lilya_ws sends the private-use twin (1011 becomes 4011)",
+        "expect": {
+            "uvicorn-websockets": _RFC_CODES,
+            "uvicorn-websockets-sansio": _RFC_CODES,
+            "uvicorn-wsproto": _RFC_CODES,
+            "hypercorn-asyncio": _RFC_CODES,
+            "hypercorn-trio": _RFC_CODES,
+            "daphne": {
+                "app": None,
+                "client": {
+                    "close_for(error): 1011": 4011,
+                    "invalid JSON: 1007": 4007,
+                    "max_message_size: 1009": 4009,
+                    "endpoint raises after accept: 1011": 4011,
+                },
+            },
+            "granian": _RFC_CODES,
+        },
+    },
+    {
+        "id": "empty-messages-dropped",
+        "title": "the app's empty text and binary messages reach the client",
+        "transport": "ws",
+        "reason": "daphne drops empty payloads (it tests them for truthiness); lilya_ws "
+        "refuses to send them there (InvalidMessage) instead of losing them silently",
+        "expect": {
+            "uvicorn-websockets": _EMPTY_SENT,
+            "uvicorn-websockets-sansio": _EMPTY_SENT,
+            "uvicorn-wsproto": _EMPTY_SENT,
+            "hypercorn-asyncio": _EMPTY_SENT,
+            "hypercorn-trio": _EMPTY_SENT,
+            "daphne": {
+                "app": {
+                    'send_text("")': "InvalidMessage (ValueError)",
+                    'send_bytes(b"")': "InvalidMessage (ValueError)",
+                },
+                "client": {"received": []},
+            },
+            "granian": _EMPTY_SENT,
+        },
+    },
+    {
+        "id": "client-close-code",
+        "title": "the code of the client's close (4001) as the app sees it",
+        "transport": "ws",
+        "reason": "hypercorn puts 1006 in websocket.disconnect for a clean close: the "
+        "client's code never reaches the app",
+        "expect": {
+            "uvicorn-websockets": _CODE_4001,
+            "uvicorn-websockets-sansio": _CODE_4001,
+            "uvicorn-wsproto": _CODE_4001,
+            "hypercorn-asyncio": _CODE_1006,
+            "hypercorn-trio": _CODE_1006,
+            "daphne": _CODE_4001,
+            "granian": _CODE_4001,
+        },
+    },
+    {
+        "id": "disconnect-reason-dropped",
+        "title": 'the reason of the client\'s close ("client bye") as the app sees it',
+        "transport": "ws",
+        "reason": "hypercorn, daphne and granian put no reason in websocket.disconnect",
+        "expect": {
+            "uvicorn-websockets": _DISCONNECT_REASON,
+            "uvicorn-websockets-sansio": _DISCONNECT_REASON,
+            "uvicorn-wsproto": _DISCONNECT_REASON,
+            "hypercorn-asyncio": _NO_DISCONNECT_REASON,
+            "hypercorn-trio": _NO_DISCONNECT_REASON,
+            "daphne": _NO_DISCONNECT_REASON,
+            "granian": _NO_DISCONNECT_REASON,
+        },
+    },
+    {
+        "id": "reset-code",
+        "title": "the code the app sees when the client drops TCP (FIN or RST, no close frame)",
+        "transport": "ws",
+        "reason": "with no close frame there is no code; servers report 1006 or 1005 and "
+        "the app cannot tell a 1005 drop from a clean close without a code",
+        "expect": {
+            "uvicorn-websockets": _RESET_1006,
+            "uvicorn-websockets-sansio": _RESET_1005,
+            "uvicorn-wsproto": _RESET_1005,
+            "hypercorn-asyncio": _RESET_1006,
+            "hypercorn-trio": _RESET_1006,
+            "daphne": _RESET_1006,
+            "granian": _RESET_1005,
+        },
+    },
+    {
+        "id": "tls-scheme",
+        "title": "over wss://, websocket.url's scheme and the scope's",
+        "transport": "wss",
+        "reason": "daphne's scope has no scheme (nor anything else that tells TLS apart)",
+        "expect": {
+            "uvicorn-websockets": _WSS,
+            "uvicorn-websockets-sansio": _WSS,
+            "uvicorn-wsproto": _WSS,
+            "hypercorn-asyncio": _WSS,
+            "hypercorn-trio": _WSS,
+            "daphne": {"app": {"url.scheme": "ws", 'scope["scheme"]': None}, "client": None},
+            "granian": _WSS,
+        },
+    },
+    {
+        "id": "repeated-headers-joined",
+        "title": "a header the client repeats (X-Multi: one, X-Multi: two) as the app sees it",
+        "transport": "ws",
+        "reason": "daphne joins repeated headers with a comma before the app sees them",
+        "expect": {
+            "uvicorn-websockets": _HEADERS_APART,
+            "uvicorn-websockets-sansio": _HEADERS_APART,
+            "uvicorn-wsproto": _HEADERS_APART,
+            "hypercorn-asyncio": _HEADERS_APART,
+            "hypercorn-trio": _HEADERS_APART,
+            "daphne": {"app": {'headers.getall("x-multi")': ["one,two"]}, "client": None},
+            "granian": _HEADERS_APART,
+        },
+    },
+    {
+        "id": "close-reply-code",
+        "title": "the code of the server's answer to the client's close frame (4001)",
+        "transport": "ws",
+        "reason": "the server answers the closing handshake itself, before the app acts: "
+        "daphne (autobahn) answers 1000 where the others echo the client's code",
+        "expect": {
+            "uvicorn-websockets": _ECHOED_CODE,
+            "uvicorn-websockets-sansio": _ECHOED_CODE,
+            "uvicorn-wsproto": _ECHOED_CODE,
+            "hypercorn-asyncio": _ECHOED_CODE,
+            "hypercorn-trio": _ECHOED_CODE,
+            "daphne": {"app": None, "client": {"server's close frame": 1000}},
+            "granian": _ECHOED_CODE,
+        },
+    },
+    {
+        "id": "message-size-limits",
+        "title": "an 8 MiB echo, and a 16 MiB + 1 byte inbound message",
+        "transport": "ws",
+        "reason": "each server enforces its own inbound limit before the app sees the message: "
+        "16 MiB, over which uvicorn and hypercorn close 1009 and granian closes with no code; "
+        "daphne 1 MiB, over which it drops TCP without a close frame; uvicorn's websockets "
+        "implementation never tells the app (its receive() stays pending)",
+        "expect": {
+            "uvicorn-websockets": {
+                "app": None,
+                "client": {
+                    "8 MiB echo": "echoed",
+                    "16 MiB + 1 inbound": {
+                        "client: close code": 1009,
+                        "app: messages": [],
+                        "app: ended by": "hung",
+                        "app: code": None,
+                    },
+                },
+            },
+            "uvicorn-websockets-sansio": _TOO_BIG_1009,
+            "uvicorn-wsproto": _TOO_BIG_1009,
+            "hypercorn-asyncio": _TOO_BIG_1009_APP_1006,
+            "hypercorn-trio": _TOO_BIG_1009_APP_1006,
+            "daphne": {
+                "app": None,
+                "client": {
+                    "8 MiB echo": "dropped, no close frame",
+                    "16 MiB + 1 inbound": {
+                        "client: close code": None,
+                        "app: messages": [],
+                        "app: ended by": "WebSocketDisconnect",
+                        "app: code": 1006,
+                    },
+                },
+            },
+            "granian": {
+                "app": None,
+                "client": {
+                    "8 MiB echo": "echoed",
+                    "16 MiB + 1 inbound": {
+                        "client: close code": None,
+                        "app: messages": [],
+                        "app: ended by": "WebSocketDisconnect",
+                        "app: code": 1005,
+                    },
+                },
+            },
+        },
+    },
+    {
+        "id": "malformed-frames",
+        "title": "a text frame with invalid UTF-8; an unmasked client frame (RFC 6455: 1007, 1002)",
+        "transport": "ws",
+        "reason": "the server's protocol layer rejects the frame before the app sees anything; "
+        "what the client gets (a close frame with 1007/1002, one without a code, or a dropped "
+        "connection) and the code the app gets are the server's",
+        "expect": {
+            "uvicorn-websockets": {
+                "app": {"invalid UTF-8": _APP_1006, "unmasked": _APP_1006},
+                "client": {"invalid UTF-8": 1007, "unmasked": 1002},
+            },
+            "uvicorn-websockets-sansio": {
+                "app": {"invalid UTF-8": _APP_1007, "unmasked": _APP_1002},
+                "client": {"invalid UTF-8": 1007, "unmasked": 1002},
+            },
+            "uvicorn-wsproto": {
+                "app": {"invalid UTF-8": _APP_1007, "unmasked": _APP_1002},
+                "client": _BOTH_DROPPED,
+            },
+            "hypercorn-asyncio": _MALFORMED_DROPPED,
+            "hypercorn-trio": _MALFORMED_DROPPED,
+            "daphne": _MALFORMED_DROPPED,
+            "granian": {
+                "app": {
+                    "invalid UTF-8": {"messages": 0, "code": 1005},
+                    "unmasked": {"messages": 0, "code": 1005},
+                },
+                "client": {"invalid UTF-8": None, "unmasked": None},
+            },
+        },
+    },
+)
+"""Every inherent difference, in the order of the report."""

@@ -14,13 +14,15 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, TypedDict, TypeVar, cast
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Subprotocol
 
 from adapters.base import SendAfterClose, ServerCapabilities
@@ -70,6 +72,28 @@ class CloseSeen(TypedDict):
 
     code: int | None
     reason: str | None
+
+
+class CloseCodeSeen(CloseSeen):
+    """The close the client received, and what the app's ``websocket.close`` did."""
+
+    app: Outcome
+
+
+class EndingSeen(CloseSeen):
+    """How a connection ended for the client, after how many seconds (None: it did not
+    end within the step timeout, or the server never completed the handshake)."""
+
+    seconds: float | None
+    client_error: str | None
+
+
+class PendingSeen(TypedDict):
+    """A receive() the app left pending when it returned: what it did, and when."""
+
+    receive: Outcome
+    after: float
+    task: str
 
 
 class AcceptSeen(CloseSeen):
@@ -126,7 +150,7 @@ class Dialect(TypedDict):
     send_after_clean_close: GoneSeen
     send_after_abrupt_close: GoneSeen
     app_close: AppCloseSeen
-    close_1011: CloseSeen
+    close_1011: CloseCodeSeen
     inbound: dict[str, str]
     outbound: dict[str, str]
 
@@ -137,7 +161,7 @@ async def measure(server: RunningServer) -> Dialect:
     Experiments run concurrently, each on its own connection, so the
     one-second hang checks overlap; the large messages go last, alone.
     """
-    probe = _Probe(server)
+    probe = Probe(server)
     ensure = asyncio.ensure_future
     scope, shapes, accept = ensure(probe.scope()), ensure(probe.shapes()), ensure(probe.accept())
     refused = ensure(probe.close_before_accept())
@@ -245,7 +269,7 @@ def _is_empty(shape: MessageShape, key: str) -> bool:
     return shape.get("length") == 0 and shape["types"].get(key) in {"str", "bytes"}
 
 
-class _Probe:
+class Probe:
     """The client side of each experiment; each method opens its own connection."""
 
     def __init__(self, server: RunningServer) -> None:
@@ -261,7 +285,8 @@ class _Probe:
             ping_interval=None,
         )
 
-    async def _report(self, key: str) -> object:
+    async def report(self, key: str) -> object:
+        """The findings the app stored under ``key`` (``/report?id=``)."""
         async with self._connect(f"/report?id={key}") as ws:
             return json.loads(await _bounded(ws.recv()))
 
@@ -279,12 +304,15 @@ class _Probe:
                 empties.append(reply)
         return cast("list[MessageShape]", json.loads(reply)), empties
 
-    async def accept(self) -> AcceptSeen:
+    async def accept(self, code: int | None = None, reason: str | None = None) -> AcceptSeen:
+        """Accept with a header, then close with ``code`` and ``reason`` (default: the
+        app's :data:`~adapters.probe_app.CLOSE_CODE` and ``CLOSE_REASON``)."""
         key = uuid.uuid4().hex
-        async with self._connect(f"/accept-headers?id={key}") as ws:
+        close = "" if code is None else f"&code={code}&reason={reason or ''}"
+        async with self._connect(f"/accept-headers?id={key}{close}") as ws:
             header = ws.response.headers.get(ACCEPT_HEADER[0].decode()) if ws.response else None
             code, reason = await _closed(ws)
-        app = cast("dict[str, Outcome]", await self._report(key))
+        app = cast("dict[str, Outcome]", await self.report(key))
         return {"header": header, "code": code, "reason": reason, "app": app}
 
     async def close_before_accept(self) -> int | None:
@@ -297,7 +325,7 @@ class _Probe:
 
         return await asyncio.to_thread(attempt)
 
-    async def deny(self, *, parts: int) -> DenialSeen:
+    async def deny(self, *, parts: int, status: int = DENIAL_STATUS) -> DenialSeen:
         key = uuid.uuid4().hex
 
         def attempt() -> DenialSeen:
@@ -309,7 +337,7 @@ class _Probe:
                 "app": [],
             }
             try:
-                with self._open(f"/deny?parts={parts}&id={key}") as handshake:
+                with self._open(f"/deny?parts={parts}&status={status}&id={key}") as handshake:
                     seen["status"], seen["headers"] = handshake.status, dict(handshake.headers)
                     seen["body"] = handshake.read_body(STEP_TIMEOUT / 3).decode("latin-1")
             except OSError as exc:
@@ -317,25 +345,27 @@ class _Probe:
             return seen
 
         seen = await asyncio.to_thread(attempt)
-        seen["app"] = cast("dict[str, list[Outcome]]", await self._report(key))["sends"]
+        seen["app"] = cast("dict[str, list[Outcome]]", await self.report(key))["sends"]
         return seen
 
     async def disconnect(self, how: str) -> DisconnectSeen:
         key = uuid.uuid4().hex
         await self._leave(f"/disconnect?id={key}", how)
-        return cast(DisconnectSeen, await self._report(key))
+        return cast(DisconnectSeen, await self.report(key))
 
-    async def send_after_gone(self, *, abrupt: bool) -> GoneSeen:
+    async def send_after_gone(self, *, abrupt: bool, reset: bool = False) -> GoneSeen:
         """Leave while the app is not receiving, then wake it to send.
 
         A clean leave is what a client with a one-second close timeout does:
         send the close frame, wait up to a second for the answer, close TCP.
+        An abrupt one closes TCP (a FIN), or resets it when ``reset``.
         """
         key = uuid.uuid4().hex
 
         def leave() -> bool | None:
             with self._open(f"/send-after-gone?id={key}") as handshake:
                 if abrupt:
+                    handshake.abort(reset=reset)
                     return None
                 return handshake.send_close(
                     CLIENT_CLOSE_CODE, CLIENT_CLOSE_REASON, timeout=HANG_TIMEOUT
@@ -344,7 +374,7 @@ class _Probe:
         answered = await asyncio.to_thread(leave)
         async with self._connect(f"/signal?id={key}") as ws:
             await _closed(ws)
-        seen = cast(GoneSeen, await self._report(key))
+        seen = cast(GoneSeen, await self.report(key))
         seen["close_answered"] = answered
         return seen
 
@@ -352,15 +382,46 @@ class _Probe:
         key = uuid.uuid4().hex
         async with self._connect(f"/app-close?id={key}") as ws:
             code, reason = await _closed(ws)
-        app = cast("dict[str, list[Outcome]]", await self._report(key))
+        app = cast("dict[str, list[Outcome]]", await self.report(key))
         return {"code": code, "reason": reason, "receives": app["receives"]}
 
-    async def close_1011(self) -> CloseSeen:
+    async def close_1011(self) -> CloseCodeSeen:
         key = uuid.uuid4().hex
         async with self._connect(f"/close-code?id={key}") as ws:
             code, reason = await _closed(ws)
-        await self._report(key)
-        return {"code": code, "reason": reason}
+        app = cast("dict[str, Outcome]", await self.report(key))
+        return {"code": code, "reason": reason, "app": app["close"]}
+
+    async def record(
+        self, act: Callable[[ClientConnection], Awaitable[None]]
+    ) -> tuple[CloseSeen, list[Outcome]]:
+        """Run ``act`` on a connection to ``/record``: the close the client saw, and
+        what each of the app's receive() calls returned."""
+        key = uuid.uuid4().hex
+        async with self._connect(f"/record?id={key}") as ws:
+            with contextlib.suppress(ConnectionClosed):  # _closed() says how it closed
+                await act(ws)
+            code, reason = await _closed(ws)
+        app = cast("dict[str, list[Outcome]]", await self.report(key))
+        return {"code": code, "reason": reason}, app["received"]
+
+    async def ending(self, path: str) -> EndingSeen:
+        """Connect to ``path`` and wait for the server to end the connection."""
+        started = time.monotonic()
+        try:
+            async with self._connect(path) as ws:
+                code, reason = await _closed(ws)
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            return {"code": None, "reason": None, "seconds": None, "client_error": error}
+        seconds = round(time.monotonic() - started, 2)
+        return {"code": code, "reason": reason, "seconds": seconds, "client_error": None}
+
+    async def pending_receive(self) -> tuple[EndingSeen, PendingSeen]:
+        """The app returns with a receive() pending: the client's end, and the receive's."""
+        key = uuid.uuid4().hex
+        ended = await self.ending(f"/pending-receive?id={key}")
+        return ended, cast(PendingSeen, await self.report(key))
 
     async def size_in(self, size: int) -> str:
         try:
@@ -379,7 +440,7 @@ class _Probe:
             seen = "ok" if len(data) == size else f"got {len(data)} bytes"
         except ConnectionClosed as exc:
             seen = f"closed {exc.rcvd.code if exc.rcvd else None}"
-        sent = cast("dict[str, Outcome]", await self._report(key))["send"]
+        sent = cast("dict[str, Outcome]", await self.report(key))["send"]
         error = sent.get("error")
         return f"{seen}; app send raised {error['type']}" if error else seen
 

@@ -13,18 +13,24 @@ Serve it under one configuration and drive it with ``adapters.probe``.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Literal, TypeAlias, TypedDict
 from urllib.parse import parse_qs
 
 import anyio
+import sniffio
 
 from adapters.raw_asgi import Message, Receive, Scope, Send, websocket_only
 
 HANG_TIMEOUT: Final = 1.0
 """How long a ``receive()`` or ``send()`` may block before it counts as hanging."""
 REPORT_TIMEOUT: Final = 10.0
+PENDING_TIMEOUT: Final = 2.0
+"""How long a ``receive()`` left pending when the app returns may take to complete."""
+RECORD_TIMEOUT: Final = 5.0
 ACCEPT_HEADER: Final = (b"x-probe", b"accepted")
 CLOSE_CODE: Final = 4002
 CLOSE_REASON: Final = "probe reason"
@@ -74,8 +80,7 @@ _findings: dict[str, Findings] = {}
 _events: dict[tuple[str, str], anyio.Event] = {}
 
 
-@websocket_only
-async def app(scope: Scope, receive: Receive, send: Send) -> None:
+async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
     """Dispatch a WebSocket to the experiment named by its path."""
     path = str(scope.get("path", "/"))
     experiment = EXPERIMENTS.get(path, _echo)
@@ -85,6 +90,23 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if connect["type"] != "websocket.connect":
         return
     await experiment(scope, receive, send, params)
+
+
+app = websocket_only(dispatch)
+"""The probe app: :func:`dispatch`, with lifespan answered and plain HTTP refused."""
+
+
+async def raising_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A WebSocket-only app as often written: any other scope type raises."""
+    if scope.get("type") != "websocket":
+        raise ValueError(f"WebSocket only, not {scope.get('type')!r}")
+    await dispatch(scope, receive, send)
+
+
+async def returning_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A WebSocket-only app that returns at once, without a word, for any other scope."""
+    if scope.get("type") == "websocket":
+        await dispatch(scope, receive, send)
 
 
 Experiment: TypeAlias = Callable[[Scope, Receive, Send, Mapping[str, str]], Awaitable[None]]
@@ -133,7 +155,8 @@ async def _accept_headers(
 ) -> None:
     """Accept with a custom header, then close with a code and a reason."""
     accept = await _call(send({"type": "websocket.accept", "headers": [ACCEPT_HEADER]}))
-    close = {"type": "websocket.close", "code": CLOSE_CODE, "reason": CLOSE_REASON}
+    code, reason = int(params.get("code", CLOSE_CODE)), params.get("reason", CLOSE_REASON)
+    close = {"type": "websocket.close", "code": code, "reason": reason}
     closed = await _call(send(close))
     await _drain(receive)
     _finish(params, {"accept": accept, "close": closed})
@@ -147,11 +170,12 @@ async def _close_before_accept(
 
 
 async def _deny(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
-    """Send a denial response in one body part or in several (``?parts=3``)."""
+    """Send a denial response in one body part or in several (``?parts=3``);
+    ``?status=`` replaces the 418."""
     parts = [b"".join(DENIAL_PARTS)] if params.get("parts", "1") == "1" else list(DENIAL_PARTS)
     start = {
         "type": "websocket.http.response.start",
-        "status": DENIAL_STATUS,
+        "status": int(params.get("status", DENIAL_STATUS)),
         "headers": [(b"content-type", b"text/plain"), (b"x-probe", b"denied")],
     }
     outcomes = [await _call(send(start))]
@@ -171,6 +195,51 @@ async def _disconnect(
     second = await _call(receive())
     sends = [await _call(send({"type": "websocket.send", "text": "late"})) for _ in range(2)]
     _finish(params, {"disconnect": first, "second": second, "sends": sends})
+
+
+async def _record(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Accept, then describe what each receive() returns until one is not a message."""
+    await send({"type": "websocket.accept"})
+    received: list[Outcome] = []
+    while (outcome := await _call(receive(), limit=RECORD_TIMEOUT))["result"] == "returned":
+        received.append(outcome)
+        if outcome["message"]["type"] != "websocket.receive":
+            break
+    else:
+        received.append(outcome)
+    _finish(params, {"received": received})
+
+
+async def _pending_receive(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Accept, leave a receive() pending in a detached task, and return without closing.
+
+    The detached task is an asyncio task, or a trio system task (hypercorn's trio
+    worker runs the app in a nursery that ends with it).
+    """
+    await send({"type": "websocket.accept"})
+    started = time.monotonic()
+
+    async def pending() -> None:
+        outcome = await _call(receive(), limit=PENDING_TIMEOUT)
+        after = round(time.monotonic() - started, 3)
+        _finish(params, {"receive": outcome, "after": after, "task": task})
+
+    task = _detach(pending)
+    await anyio.sleep(0.1)
+
+
+async def _return(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Accept, then return without closing."""
+    await send({"type": "websocket.accept"})
+
+
+async def _raise(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Raise ``RuntimeError`` before accepting, or after (``?when=after``)."""
+    if params.get("when") == "after":
+        await send({"type": "websocket.accept"})
+    raise RuntimeError("probe: the app failed")
 
 
 async def _send_after_gone(
@@ -253,6 +322,10 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/send-after-gone": _send_after_gone,
     "/app-close": _app_close,
     "/close-code": _close_code,
+    "/record": _record,
+    "/pending-receive": _pending_receive,
+    "/return": _return,
+    "/raise": _raise,
     "/size-in": _size_in,
     "/size-out": _size_out,
     "/signal": _signal,
@@ -279,6 +352,22 @@ async def _call(awaitable: Awaitable[Message | None], limit: float = HANG_TIMEOU
     if result is None:
         return {"result": "ok"}
     return {"result": "returned", "message": message_shape(result)}
+
+
+_detached: set[asyncio.Task[None]] = set()
+
+
+def _detach(function: Callable[[], Awaitable[None]]) -> str:
+    """Run ``function`` in a task that outlives the app's call; name its kind."""
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        trio.lowlevel.spawn_system_task(function)
+        return "trio system task"
+    task = asyncio.ensure_future(function())
+    _detached.add(task)
+    task.add_done_callback(_detached.discard)
+    return "asyncio task"
 
 
 def _finish(params: Mapping[str, str], findings: Findings) -> None:

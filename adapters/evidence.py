@@ -1,0 +1,376 @@
+"""Raw-ASGI evidence for the inherent differences: each row observed on each server.
+
+Serves ``adapters.probe_app`` (and its two WebSocket-only variants, and the
+probe app over TLS) under each configuration, and drives it with the
+``websockets`` client or, where a client would hide the wire, a raw socket::
+
+    python -m adapters.evidence [names ...] [--rows ROW ...] [--json raw.json]
+
+prints one Markdown table per row (``adapters/DIALECTS.md``, "Inherent
+differences: evidence").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import struct
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Final, TypeAlias, cast
+
+import trustme
+from websockets.asyncio.client import ClientConnection, connect
+
+from adapters.errors import ServerStartError
+from adapters.handshake import open_handshake
+from adapters.probe import MIB, PROBE_APP, STEP_TIMEOUT, Probe, ScopeEntry
+from adapters.probe_app import Outcome
+from adapters.process import RunningServer, TLSFiles
+from adapters.registry import ADAPTERS, get
+
+Row: TypeAlias = object
+"""One row's raw observations on one server (JSON)."""
+
+WIRE_TIMEOUT: Final = 3.0
+ENDING_TIMEOUT: Final = 15.0
+PLAIN_ROWS: Final = (
+    "close-reason-dropped",
+    "accept-headers-dropped",
+    "no-denial-response",
+    "close-code-range",
+    "empty-messages-dropped",
+    "message-size-limits",
+    "client-close-code",
+    "reset-code",
+    "malformed-frames",
+    "send-after-leave",
+    "pending-receive-after-return",
+    "return-without-close",
+    "raise-after-accept",
+    "raise-before-accept",
+)
+ROWS: Final = (*PLAIN_ROWS, "tls-scheme", "http-get", "lifespan")
+_LOG_WORDS: Final = ("warn", "error", "exception", "lifespan", "unsupported", "traceback")
+_LOG_NOISE: Final = ("DeprecationWarning", "warnings.warn(")
+"""uvicorn-websockets' deprecation warning at start-up, unrelated to the app."""
+
+
+async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
+    """The rows observed with the probe app served without TLS."""
+    probe = Probe(server)
+    observers: dict[str, Callable[[], Awaitable[object]]] = {
+        "close-reason-dropped": lambda: _close_reason(probe),
+        "accept-headers-dropped": lambda: _accept_headers(probe),
+        "no-denial-response": lambda: _denial(probe),
+        "close-code-range": lambda: _close_code(probe),
+        "empty-messages-dropped": lambda: _empties(probe),
+        "client-close-code": lambda: _leave(probe, "clean"),
+        "reset-code": lambda: _leave(probe, "rst"),
+        "malformed-frames": lambda: _malformed(probe, server),
+        "send-after-leave": lambda: _send_after_leave(probe),
+        "pending-receive-after-return": lambda: _pending(probe),
+        "return-without-close": lambda: _ending(server, "/return"),
+        "raise-after-accept": lambda: _ending(server, "/raise?when=after"),
+        "raise-before-accept": lambda: _raise_before_accept(server),
+    }
+    wanted = [row for row in rows if row in observers]
+    results = await asyncio.gather(*(observers[row]() for row in wanted))
+    observed = dict(zip(wanted, results, strict=True))
+    if "message-size-limits" in rows:  # last and alone: 16 MiB transfers
+        observed["message-size-limits"] = await _sizes(probe)
+    return observed
+
+
+async def _close_reason(probe: Probe) -> Row:
+    seen = await probe.accept(code=4000, reason="r")
+    return {"client": {"code": seen["code"], "reason": seen["reason"]}, "app": seen["app"]["close"]}
+
+
+async def _accept_headers(probe: Probe) -> Row:
+    seen = await probe.accept()
+    return {"client x-probe header": seen["header"], "app": seen["app"]["accept"]}
+
+
+async def _denial(probe: Probe) -> Row:
+    scope = await probe.scope()
+    extensions = scope.get("extensions", {"shape": "", "value": None})["value"]
+    seen = await probe.deny(parts=1, status=500)
+    return {
+        "extensions": extensions,
+        "client": {"status": seen["status"], "body": seen["body"], "error": seen["client_error"]},
+        "app sends": [_brief(outcome) for outcome in seen["app"]],
+    }
+
+
+async def _close_code(probe: Probe) -> Row:
+    seen = await probe.close_1011()
+    return {"client": {"code": seen["code"], "reason": seen["reason"]}, "app": seen["app"]}
+
+
+async def _empties(probe: Probe) -> Row:
+    received, sent_back = await probe.shapes()
+    return {
+        "app received": [(shape["type"], shape.get("length")) for shape in received[2:4]],
+        "client received of the app's '' and b''": [repr(item) for item in sent_back],
+    }
+
+
+async def _leave(probe: Probe, how: str) -> Row:
+    seen = await probe.disconnect(how)
+    return {"app's websocket.disconnect": seen["disconnect"].get("message")}
+
+
+async def _send_after_leave(probe: Probe) -> Row:
+    clean = await probe.send_after_gone(abrupt=False)
+    reset = await probe.send_after_gone(abrupt=True, reset=True)
+    after = await probe.disconnect("clean")
+    return {
+        "client closed 4001, app sends before receive": [_brief(o) for o in clean["sends"]],
+        "client reset, app sends before receive": [_brief(o) for o in reset["sends"]],
+        "app received the disconnect, then sends": [_brief(o) for o in after["sends"]],
+    }
+
+
+async def _pending(probe: Probe) -> Row:
+    ended, pending = await probe.pending_receive()
+    return {"client": ended, "pending receive()": pending}
+
+
+async def _ending(server: RunningServer, path: str) -> str:
+    """The server's side of the wire after the handshake, with timings (the raw client
+    does not answer a close frame)."""
+
+    def watch() -> str:
+        with open_handshake(server.host, server.port, path, timeout=WIRE_TIMEOUT) as hs:
+            return wire_answer(hs.sock, hs.buffered, timeout=ENDING_TIMEOUT)
+
+    return await asyncio.to_thread(watch)
+
+
+async def _sizes(probe: Probe) -> Row:
+    async def send_too_big(ws: ClientConnection) -> None:
+        await ws.send(b"x" * (16 * MIB + 1))
+
+    client, received = await probe.record(send_too_big)
+    return {
+        "inbound 16 MiB + 1: client": client,
+        "inbound 16 MiB + 1: app": [_brief(outcome) for outcome in received],
+        "outbound 1 MiB + 1": await probe.size_out(MIB + 1),
+    }
+
+
+async def _raise_before_accept(server: RunningServer) -> Row:
+    def attempt() -> Row:
+        try:
+            with open_handshake(server.host, server.port, "/raise", timeout=WIRE_TIMEOUT) as hs:
+                body = hs.read_body(WIRE_TIMEOUT).decode("latin-1")
+                return {"status": hs.status, "body": body[:80]}
+        except OSError as exc:
+            return {"client_error": f"{type(exc).__name__}: {exc}"}
+
+    return await asyncio.to_thread(attempt)
+
+
+async def _malformed(probe: Probe, server: RunningServer) -> Row:
+    """Send one bad frame on a raw socket to ``/record``: the server's answer on the
+    wire, and what the app's receive() calls returned."""
+    bad = {
+        "invalid UTF-8 text": frame(0x1, b"\xff\xfe\xfd"),
+        "unmasked text": frame(0x1, b"x", masked=False),
+    }
+    observed: dict[str, Row] = {}
+    for name, data in bad.items():
+        key = f"malformed-{time.monotonic_ns()}"
+
+        def exchange(data: bytes = data, key: str = key) -> str:
+            with open_handshake(
+                server.host, server.port, f"/record?id={key}", timeout=WIRE_TIMEOUT
+            ) as hs:
+                hs.sock.sendall(data)
+                return wire_answer(hs.sock, hs.buffered)
+
+        wire = await asyncio.to_thread(exchange)
+        report = cast("dict[str, list[Outcome]]", await probe.report(key))
+        observed[name] = {"wire": wire, "app": [_brief(o) for o in report["received"]]}
+    return observed
+
+
+def frame(opcode: int, payload: bytes, *, masked: bool = True) -> bytes:
+    """One final client frame (payloads under 126 bytes)."""
+    head = bytes([0x80 | opcode, (0x80 if masked else 0) | len(payload)])
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+
+
+def wire_answer(sock: socket.socket, data: bytes, timeout: float = WIRE_TIMEOUT) -> str:
+    """Read what the server sends until it closes TCP or ``timeout`` passes, and
+    describe it: its close frame's code and reason and when it came, then how and when
+    TCP ended (seconds from the call)."""
+    started = time.monotonic()
+    deadline = started + timeout
+    ended, close_at = f"TCP still open at {timeout:g} s", None
+    while (remaining := deadline - time.monotonic()) > 0:
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
+        except ConnectionResetError:
+            ended = f"TCP reset at {time.monotonic() - started:.2f} s"
+            break
+        if not chunk:
+            ended = f"TCP closed at {time.monotonic() - started:.2f} s"
+            break
+        data += chunk
+        if close_at is None and _close_in(data) != "no close frame":
+            close_at = time.monotonic() - started
+    when = "" if close_at is None else f" at {close_at:.2f} s"
+    return f"{_close_in(data)}{when}, then {ended}"
+
+
+def _close_in(data: bytes) -> str:
+    while len(data) >= 2:
+        opcode, length, start = data[0] & 0x0F, data[1] & 0x7F, 2
+        if length == 126:
+            length, start = struct.unpack("!H", data[2:4])[0], 4
+        if opcode == 0x8:
+            body = data[start : start + length]
+            if len(body) < 2:
+                return "close frame without a code"
+            reason = body[2:].decode("utf-8", "replace")
+            return f"close frame {struct.unpack('!H', body[:2])[0]} {reason!r}"
+        data = data[start + length :]
+    return "no close frame"
+
+
+def _brief(outcome: Outcome) -> object:
+    """An Outcome without the noise: the message, or the error's class, MRO and text."""
+    if "error" in outcome:
+        return {"raised": outcome["error"]}
+    if "message" in outcome:
+        return outcome["message"]
+    return outcome["result"]
+
+
+async def tls_scheme(name: str) -> Row:
+    """Serve the probe app over TLS (a ``trustme`` certificate): the scope it gets."""
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    with tempfile.TemporaryDirectory(prefix="evidence-tls-") as folder:
+        files = TLSFiles(Path(folder, "cert.pem"), Path(folder, "key.pem"), Path(folder, "ca.pem"))
+        files.certfile.write_bytes(b"".join(pem.bytes() for pem in certificate.cert_chain_pems))
+        certificate.private_key_pem.write_to_path(str(files.keyfile))
+        authority.cert_pem.write_to_path(str(files.cafile))
+        with get(name).start(PROBE_APP, tls=files) as server:
+            scope = await _tls_scope(server.ws_url, files)
+    extensions = scope.get("extensions", {"shape": "", "value": None})["value"]
+    return {
+        "url": server.ws_url,
+        "scheme": scope["scheme"]["value"] if "scheme" in scope else "(absent)",
+        "extensions": extensions,
+        "keys": sorted(scope),
+    }
+
+
+async def _tls_scope(url: str, files: TLSFiles) -> dict[str, ScopeEntry]:
+    async with connect(f"{url}/scope", ssl=files.client_context(), open_timeout=STEP_TIMEOUT) as ws:
+        return cast("dict[str, ScopeEntry]", json.loads(await ws.recv()))
+
+
+def websocket_only_apps(name: str) -> dict[str, Row]:
+    """An HTTP GET and lifespan on an app that handles only WebSocket scopes: one that
+    raises for the others, one that returns at once."""
+    http: dict[str, Row] = {}
+    lifespan: dict[str, Row] = {}
+    for app in ("raising_app", "returning_app"):
+        try:
+            server = get(name).start(f"adapters.probe_app:{app}")
+        except ServerStartError as exc:
+            http[app] = "(the server did not start)"
+            lifespan[app] = {"did not start": exc.reason, "log": _notable(exc.log_tail)}
+            continue
+        with server:
+            startup = server.log()
+            http[app] = {"answer": _http_get(server), "log": _notable(server.log()[len(startup) :])}
+            before_stop = server.log()
+        lifespan[app] = {
+            "startup log": _notable(startup),
+            "shutdown log": _notable(server.log()[len(before_stop) :]),
+        }
+    return {"http-get": http, "lifespan": lifespan}
+
+
+def _http_get(server: RunningServer) -> str:
+    try:
+        with socket.create_connection((server.host, server.port), timeout=WIRE_TIMEOUT) as sock:
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode())
+            time.sleep(0.5)  # let the server log before the log is read
+            sock.settimeout(WIRE_TIMEOUT)
+            answer = sock.recv(65536).decode("latin-1")
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    status, _, rest = answer.partition("\r\n")
+    body = rest.partition("\r\n\r\n")[2]
+    return f"{status or '(connection closed, no answer)'}; body {body[:40]!r}"
+
+
+def _notable(log: str) -> list[str]:
+    lines = [line.strip() for line in log.splitlines()]
+    picked = dict.fromkeys(
+        line[:160]
+        for line in lines
+        if any(word in line.lower() for word in _LOG_WORDS)
+        and not any(noise in line for noise in _LOG_NOISE)
+    )
+    return list(picked)[:6]
+
+
+def markdown(observed: dict[str, dict[str, Row]], rows: Sequence[str]) -> str:
+    """One table per row: configuration, raw observation (JSON)."""
+    parts = []
+    for row in rows:
+        parts.append(f"### {row}\n\n| configuration | observed |\n|---|---|")
+        for name, seen in observed.items():
+            if row in seen:
+                value = json.dumps(seen[row], ensure_ascii=False).replace("|", "\\|")
+                parts.append(f"| {name} | `{value}` |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help="default: every available configuration")
+    parser.add_argument("--rows", nargs="+", choices=ROWS, default=list(ROWS))
+    parser.add_argument("--json", type=Path, help="also write the raw observations here")
+    args = parser.parse_args(argv)
+    names = args.names or [name for name, adapter in ADAPTERS.items() if adapter.available]
+    observed: dict[str, dict[str, Row]] = {}
+    for name in names:
+        print(f"{name} ...", file=sys.stderr, flush=True)
+        seen: dict[str, Row] = {}
+        if any(row in PLAIN_ROWS for row in args.rows):
+            with get(name).start(PROBE_APP) as server:
+                seen.update(asyncio.run(plain(server, args.rows)))
+        if "tls-scheme" in args.rows:
+            seen["tls-scheme"] = asyncio.run(tls_scheme(name))
+        if {"http-get", "lifespan"} & set(args.rows):
+            seen.update(websocket_only_apps(name))
+        observed[name] = seen
+    if args.json:
+        args.json.write_text(json.dumps(observed, indent=1, default=str))
+    print(markdown(observed, args.rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -269,16 +269,16 @@ class RawConnection:
         self.send_frame(0x8, struct.pack("!H", code) + reason.encode("utf-8"))
 
     async def server_close(self, timeout: float = p.HANG_LIMIT) -> int | str | None:
-        """The code of the server's close frame (None: a close frame without a code);
-        ``"dropped"`` when the connection ended without one, ``"none"`` when neither
-        happened within ``timeout``."""
+        """The code of the server's close frame (1005, "no status received", for one
+        without a code); ``"dropped"`` when the connection ended without one, ``"none"``
+        when neither happened within ``timeout``."""
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             while True:
                 remaining = deadline - asyncio.get_running_loop().time()
                 opcode, payload = await asyncio.wait_for(self._frame(), max(remaining, 0))
                 if opcode == 0x8:
-                    return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                    return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
         except (asyncio.IncompleteReadError, ConnectionError):
             return "dropped"
         except TimeoutError:

@@ -132,7 +132,9 @@ def render_markdown(report: Report) -> str:
     ]
     for run in report.servers:
         where = " and ".join(s for s, url in (("ws://", run.url), ("wss://", run.tls_url)) if url)
-        lines.append(f"- **{run.name}** ({run.version or 'not installed'}): {where or run.status}")
+        restarted = f"; restarted after {', '.join(run.restarts)}" if run.restarts else ""
+        line = f"- **{run.name}** ({run.version or 'not installed'}): {where or run.status}"
+        lines.append(line + restarted)
     lines += ["", "## Scenarios: the one expected outcome of each", ""]
     for scenario in report.scenarios:
         see = scenario.get("see", [])
@@ -173,6 +175,7 @@ class ServerJSON(TypedDict):
     transports: list[str]
     status: str
     error: str | None
+    restarted_after: list[str]
 
 
 class ReportJSON(TypedDict):
@@ -200,6 +203,7 @@ def report_json(report: Report) -> ReportJSON:
                 "transports": [s for s, url in (("ws", run.url), ("wss", run.tls_url)) if url],
                 "status": run.status,
                 "error": run.error,
+                "restarted_after": list(run.restarts),
             }
             for run in report.servers
         ],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -24,7 +25,7 @@ from websockets.exceptions import WebSocketException
 import integration.checks
 import integration.inherent  # noqa: F401  # importing the checks registers them
 from adapters import ServerAdapter, ServerStartError, get, names
-from adapters.process import TLSFiles
+from adapters.process import RunningServer, TLSFiles
 from integration.client import REPO_ROOT, CheckFailed, NotRunnable, Target, open_ws
 from integration.outcomes import CHECKS
 from integration.scenarios import INHERENT, JSON, SCENARIOS, Inherent, Outcome, Scenario
@@ -72,6 +73,8 @@ class ServerRun:
     error: str | None
     cells: tuple[Cell, ...]
     seconds: float = 0.0
+    restarts: tuple[str, ...] = ()
+    """Rows after which the server had stopped serving and was started again."""
 
     def cell(self, row: str) -> Cell | None:
         return next((cell for cell in self.cells if cell.row == row), None)
@@ -175,7 +178,9 @@ async def _run_rows(target: Target, rows: Sequence[Row]) -> tuple[Cell, ...]:
 
 
 def _rows(scenarios: Sequence[Scenario], inherent: Sequence[Inherent]) -> list[Row]:
-    return [*scenarios, *inherent]
+    """The order the rows run in: the report's, with the rows that stress the server last."""
+    rows: list[Row] = [*scenarios, *inherent]
+    return sorted(rows, key=lambda row: "name" in row and row.get("runs_last", False))
 
 
 def _quiet(message: str) -> None:
@@ -222,6 +227,8 @@ def _progress_line(run: ServerRun) -> str:
     for cell in run.cells:
         counts[cell.status] = counts.get(cell.status, 0) + 1
     summary = ", ".join(f"{count} {status}" for status, count in counts.items())
+    if run.restarts:
+        summary += f"; restarted after {', '.join(run.restarts)}"
     return f"{run.name}: {summary} ({run.seconds:.0f} s)"
 
 
@@ -230,22 +237,72 @@ def _run_adapter(adapter: ServerAdapter, rows: Sequence[Row], tls: TLSFiles | No
     started = time.monotonic()
     if (reason := adapter.unavailable_reason()) is not None:
         return ServerRun(adapter.name, version, None, None, "unavailable", reason, ())
+    cells: list[Cell] = []
+    restarts: list[str] = []
     with contextlib.ExitStack() as stack:
         try:
-            server = stack.enter_context(adapter.start(APP, cwd=REPO_ROOT))
-            secure = (
-                None
-                if tls is None
-                else stack.enter_context(adapter.start(APP, cwd=REPO_ROOT, tls=tls))
-            )
+            servers = stack.enter_context(_Servers(adapter, tls))
         except ServerStartError as exc:
             return ServerRun(adapter.name, version, None, None, "start-failed", str(exc), ())
-        tls_url = None if secure is None else secure.ws_url
-        cafile = None if tls is None else tls.cafile
-        target = Target(adapter.name, server.ws_url, tls_url, cafile, local=True)
-        cells = asyncio.run(_run_rows(target, rows))
+        for row in rows:
+            cell = asyncio.run(run_cell(servers.target(), row))
+            cells.append(cell)
+            if cell.status != "as expected" and not servers.serving():
+                # The row took the server down (its cell says so); the rows after it
+                # get a fresh one, so that they are still observed.
+                restarts.append(cell.row)
+                servers.restart()
+        url, tls_url = servers.urls
     seconds = round(time.monotonic() - started, 1)
-    return ServerRun(adapter.name, version, server.ws_url, tls_url, "ran", None, cells, seconds)
+    return ServerRun(
+        adapter.name, version, url, tls_url, "ran", None, tuple(cells), seconds, tuple(restarts)
+    )
+
+
+class _Servers:
+    """One configuration serving the app over ``ws://`` (and ``wss://`` with ``tls``)."""
+
+    def __init__(self, adapter: ServerAdapter, tls: TLSFiles | None) -> None:
+        self._adapter = adapter
+        self._tls = tls
+        self._running: list[RunningServer] = []
+
+    def __enter__(self) -> _Servers:
+        self.restart()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for server in self._running:
+            server.stop()
+
+    def restart(self) -> None:
+        for server in self._running:
+            server.stop()
+        self._running = []
+        self._running.append(self._adapter.start(APP, cwd=REPO_ROOT))
+        if self._tls is not None:
+            self._running.append(self._adapter.start(APP, cwd=REPO_ROOT, tls=self._tls))
+
+    @property
+    def urls(self) -> tuple[str, str | None]:
+        secure = self._running[1].ws_url if len(self._running) > 1 else None
+        return self._running[0].ws_url, secure
+
+    def target(self) -> Target:
+        url, tls_url = self.urls
+        cafile = None if self._tls is None else self._tls.cafile
+        return Target(self._adapter.name, url, tls_url, cafile, local=True)
+
+    def serving(self) -> bool:
+        """Every process still runs and accepts a TCP connection."""
+        for server in self._running:
+            if server.poll() is not None:
+                return False
+            try:
+                socket.create_connection((server.host, server.port), timeout=1.0).close()
+            except OSError:
+                return False
+        return True
 
 
 def run_target(

@@ -30,7 +30,17 @@ from integration.client import REPO_ROOT, CheckFailed, NotRunnable, Target, open
 from integration.outcomes import CHECKS
 from integration.scenarios import INHERENT, JSON, SCENARIOS, Inherent, Outcome, Scenario
 
-__all__ = ["APP", "Cell", "Report", "ServerRun", "run_cell", "run_local", "run_target"]
+__all__ = [
+    "APP",
+    "Cell",
+    "Report",
+    "ServerRun",
+    "Servers",
+    "make_tls",
+    "run_cell",
+    "run_local",
+    "run_target",
+]
 
 APP: Final = "integration.apps:app"
 CHECK_TIMEOUT: Final = 90.0
@@ -199,6 +209,8 @@ def run_local(
         tls = None
         if any(row["transport"] == "wss" for row in rows):
             tls = make_tls(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            if tls is None:
+                progress("trustme is not installed: the wss:// rows are not run")
         runs = []
         for name in servers or names():
             run = _run_adapter(get(name), rows, tls)
@@ -207,9 +219,13 @@ def run_local(
     return Report(scenarios, inherent, tuple(runs))
 
 
-def make_tls(directory: Path) -> TLSFiles:
-    """A CA and a certificate for 127.0.0.1 and localhost, made now (``trustme``)."""
-    import trustme
+def make_tls(directory: Path) -> TLSFiles | None:
+    """A CA and a certificate for 127.0.0.1 and localhost, made now (``trustme``, of the
+    dev extra); None without ``trustme``: the ``wss://`` rows are then not run."""
+    try:
+        import trustme
+    except ImportError:
+        return None
 
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
@@ -241,7 +257,7 @@ def _run_adapter(adapter: ServerAdapter, rows: Sequence[Row], tls: TLSFiles | No
     restarts: list[str] = []
     with contextlib.ExitStack() as stack:
         try:
-            servers = stack.enter_context(_Servers(adapter, tls))
+            servers = stack.enter_context(Servers(adapter, tls))
         except ServerStartError as exc:
             return ServerRun(adapter.name, version, None, None, "start-failed", str(exc), ())
         for row in rows:
@@ -259,7 +275,7 @@ def _run_adapter(adapter: ServerAdapter, rows: Sequence[Row], tls: TLSFiles | No
     )
 
 
-class _Servers:
+class Servers:
     """One configuration serving the app over ``ws://`` (and ``wss://`` with ``tls``)."""
 
     def __init__(self, adapter: ServerAdapter, tls: TLSFiles | None) -> None:
@@ -267,13 +283,17 @@ class _Servers:
         self._tls = tls
         self._running: list[RunningServer] = []
 
-    def __enter__(self) -> _Servers:
+    def __enter__(self) -> Servers:
         self.restart()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         for server in self._running:
             server.stop()
+
+    @property
+    def running(self) -> tuple[RunningServer, ...]:
+        return tuple(self._running)
 
     def restart(self) -> None:
         for server in self._running:

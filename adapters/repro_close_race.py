@@ -90,6 +90,7 @@ async def race(scope: Scope, receive: AnyReceive, send: AnySend) -> None:
     if rule.endswith("-wait"):
         while (await receive())["type"] != "websocket.disconnect":
             pass
+        _outcomes["then received the disconnect"] += 1
 
 
 app = websocket_only(race)

@@ -47,17 +47,27 @@ def _compact(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
-def _leaves(value: JSON) -> list[str]:
-    """The scalar values of ``value``, in order (an inherent cell's observed values)."""
+def _leaves(value: JSON, *, top: bool = True) -> list[str]:
+    """The scalar values of ``value``, in order (an inherent cell's observed values);
+    a side that observes nothing (None at the top) has none."""
     if isinstance(value, dict):
-        return [leaf for item in value.values() for leaf in _leaves(item)]
-    if isinstance(value, list):
-        return (
-            [_compact(value)]
-            if all(not isinstance(v, dict | list) for v in value)
-            else [leaf for item in value for leaf in _leaves(item)]
-        )
-    return [] if value is None else [_compact(value)]
+        return [leaf for item in value.values() for leaf in _leaves(item, top=False)]
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        return [leaf for item in value for leaf in _leaves(item, top=False)]
+    return [] if value is None and top else [_compact(value)]
+
+
+def _leaf_names(value: JSON, prefix: str) -> list[str]:
+    """The names of :func:`_leaves`' values, in the same order (``side: key/key``)."""
+    if isinstance(value, dict):
+        return [
+            name
+            for key, item in value.items()
+            for name in _leaf_names(item, f"{prefix}/{key}" if prefix else key)
+        ]
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        return [name for i, item in enumerate(value) for name in _leaf_names(item, f"{prefix}/{i}")]
+    return [prefix]
 
 
 def _observed_short(cell: Cell) -> str:
@@ -115,7 +125,15 @@ def _inherent_line(row: Inherent, ran: tuple[ServerRun, ...]) -> str:
             continue
         values.append(f"{_MARKS[cell.status]} {_escape(_observed_short(cell))}")
     link = f"[{row['id']}]({EVIDENCE}#{row['id']})"
-    return f"| {link} | " + " | ".join(values) + f" | {_escape(row['reason'])} |"
+    first = next(iter(row["expect"].values()))
+    names = [
+        f"{side}: {name}"
+        for side in ("app", "client")
+        if first[side] is not None
+        for name in _leaf_names(first[side], "")
+    ]
+    what = f"{link}: {_escape(row['title'])} ({_escape(' · '.join(names))})"
+    return f"| {what} | " + " | ".join(values) + f" | {_escape(row['reason'])} |"
 
 
 def render_markdown(report: Report) -> str:

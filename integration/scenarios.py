@@ -462,28 +462,12 @@ _HEADERS_APART: Final[Outcome] = {
 }
 _ECHOED_CODE: Final[Outcome] = {"app": None, "client": {"server's close frame": 4001}}
 _TOO_BIG_1009: Final[Outcome] = {
-    "app": None,
-    "client": {
-        "8 MiB echo": "echoed",
-        "16 MiB + 1 inbound": {
-            "client: close code": 1009,
-            "app: messages": [],
-            "app: ended by": "WebSocketDisconnect",
-            "app: code": 1009,
-        },
-    },
+    "app": {"messages": [], "ended by": "WebSocketDisconnect", "code": 1009},
+    "client": {"8 MiB echo": "echoed", "16 MiB + 1: close code": 1009},
 }
 _TOO_BIG_1009_APP_1006: Final[Outcome] = {
-    "app": None,
-    "client": {
-        "8 MiB echo": "echoed",
-        "16 MiB + 1 inbound": {
-            "client: close code": 1009,
-            "app: messages": [],
-            "app: ended by": "WebSocketDisconnect",
-            "app: code": 1006,
-        },
-    },
+    "app": {"messages": [], "ended by": "WebSocketDisconnect", "code": 1006},
+    "client": {"8 MiB echo": "echoed", "16 MiB + 1: close code": 1009},
 }
 _APP_1006: Final[JSON] = {"messages": 0, "code": 1006}
 _APP_1007: Final[JSON] = {"messages": 0, "code": 1007}
@@ -709,44 +693,20 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "implementation never tells the app (its receive() stays pending)",
         "expect": {
             "uvicorn-websockets": {
-                "app": None,
-                "client": {
-                    "8 MiB echo": "echoed",
-                    "16 MiB + 1 inbound": {
-                        "client: close code": 1009,
-                        "app: messages": [],
-                        "app: ended by": "hung",
-                        "app: code": None,
-                    },
-                },
+                "app": {"messages": [], "ended by": "hung", "code": None},
+                "client": {"8 MiB echo": "echoed", "16 MiB + 1: close code": 1009},
             },
             "uvicorn-websockets-sansio": _TOO_BIG_1009,
             "uvicorn-wsproto": _TOO_BIG_1009,
             "hypercorn-asyncio": _TOO_BIG_1009_APP_1006,
             "hypercorn-trio": _TOO_BIG_1009_APP_1006,
             "daphne": {
-                "app": None,
-                "client": {
-                    "8 MiB echo": "dropped, no close frame",
-                    "16 MiB + 1 inbound": {
-                        "client: close code": None,
-                        "app: messages": [],
-                        "app: ended by": "WebSocketDisconnect",
-                        "app: code": 1006,
-                    },
-                },
+                "app": {"messages": [], "ended by": "WebSocketDisconnect", "code": 1006},
+                "client": {"8 MiB echo": "dropped, no close frame", "16 MiB + 1: close code": None},
             },
             "granian": {
-                "app": None,
-                "client": {
-                    "8 MiB echo": "echoed",
-                    "16 MiB + 1 inbound": {
-                        "client: close code": 1005,
-                        "app: messages": [],
-                        "app: ended by": "WebSocketDisconnect",
-                        "app: code": 1005,
-                    },
-                },
+                "app": {"messages": [], "ended by": "WebSocketDisconnect", "code": 1005},
+                "client": {"8 MiB echo": "echoed", "16 MiB + 1: close code": 1005},
             },
         },
     },

@@ -217,7 +217,8 @@ def wire_answer(sock: socket.socket, data: bytes, timeout: float = WIRE_TIMEOUT)
     TCP ended (seconds from the call)."""
     started = time.monotonic()
     deadline = started + timeout
-    ended, close_at = f"TCP still open at {timeout:g} s", None
+    ended = f"TCP still open at {timeout:g} s"
+    close_at = 0.0 if _close_in(data) != "no close frame" else None  # came with the 101
     while (remaining := deadline - time.monotonic()) > 0:
         sock.settimeout(remaining)
         try:

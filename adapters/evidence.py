@@ -101,12 +101,15 @@ async def _accept_headers(probe: Probe) -> Row:
 async def _denial(probe: Probe) -> Row:
     scope = await probe.scope()
     extensions = scope.get("extensions", {"shape": "", "value": None})["value"]
-    seen = await probe.deny(parts=1, status=500)
-    return {
-        "extensions": extensions,
-        "client": {"status": seen["status"], "body": seen["body"], "error": seen["client_error"]},
-        "app sends": [_brief(outcome) for outcome in seen["app"]],
-    }
+    observed: dict[str, Row] = {"extensions": extensions}
+    for kind in ("websocket.http", "http"):
+        seen = await probe.deny(parts=1, status=500, kind=kind)
+        observed[f"{kind}.response.start 500"] = {
+            "client": {"status": seen["status"], "body": seen["body"]},
+            "client error": seen["client_error"],
+            "app sends": [_brief(outcome) for outcome in seen["app"]],
+        }
+    return observed
 
 
 async def _close_code(probe: Probe) -> Row:

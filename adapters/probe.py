@@ -325,7 +325,10 @@ class Probe:
 
         return await asyncio.to_thread(attempt)
 
-    async def deny(self, *, parts: int, status: int = DENIAL_STATUS) -> DenialSeen:
+    async def deny(
+        self, *, parts: int, status: int = DENIAL_STATUS, kind: str = "websocket.http"
+    ) -> DenialSeen:
+        """Ask for a denial response (``kind="http"``: with the HTTP message types)."""
         key = uuid.uuid4().hex
 
         def attempt() -> DenialSeen:
@@ -337,7 +340,8 @@ class Probe:
                 "app": [],
             }
             try:
-                with self._open(f"/deny?parts={parts}&status={status}&id={key}") as handshake:
+                path = f"/deny?parts={parts}&status={status}&kind={kind}&id={key}"
+                with self._open(path) as handshake:
                     seen["status"], seen["headers"] = handshake.status, dict(handshake.headers)
                     seen["body"] = handshake.read_body(STEP_TIMEOUT / 3).decode("latin-1")
             except OSError as exc:

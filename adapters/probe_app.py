@@ -171,17 +171,19 @@ async def _close_before_accept(
 
 async def _deny(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
     """Send a denial response in one body part or in several (``?parts=3``);
-    ``?status=`` replaces the 418."""
+    ``?status=`` replaces the 418; ``?kind=http`` sends the plain HTTP message types
+    (``http.response.start``), a mistake an app can make on a WebSocket scope."""
     parts = [b"".join(DENIAL_PARTS)] if params.get("parts", "1") == "1" else list(DENIAL_PARTS)
+    kind = "http" if params.get("kind") == "http" else "websocket.http"
     start = {
-        "type": "websocket.http.response.start",
+        "type": f"{kind}.response.start",
         "status": int(params.get("status", DENIAL_STATUS)),
         "headers": [(b"content-type", b"text/plain"), (b"x-probe", b"denied")],
     }
     outcomes = [await _call(send(start))]
     for index, part in enumerate(parts):
         more = index < len(parts) - 1
-        body = {"type": "websocket.http.response.body", "body": part, "more_body": more}
+        body = {"type": f"{kind}.response.body", "body": part, "more_body": more}
         outcomes.append(await _call(send(body)))
     _finish(params, {"sends": outcomes})
 

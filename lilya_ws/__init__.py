@@ -2,6 +2,7 @@
 
 from lilya_ws.capabilities import Capabilities
 from lilya_ws.datastructures import URL, Address, Headers, QueryParams, State
+from lilya_ws.endpoints import Endpoint, endpoint
 from lilya_ws.errors import (
     ConnectionClosed,
     DenialResponseUnsupported,
@@ -27,6 +28,7 @@ __all__ = [
     "Capabilities",
     "ConnectionClosed",
     "DenialResponseUnsupported",
+    "Endpoint",
     "Headers",
     "InvalidJSON",
     "InvalidMessage",
@@ -52,6 +54,7 @@ __all__ = [
     "WebSocketDisconnect",
     "WebSocketState",
     "WebSocketStateError",
+    "endpoint",
     "enforce_origin",
 ]
 __version__ = "0.1.0"

@@ -109,20 +109,21 @@ GRANIAN: Final = ServerQuirks(
 PEER_GONE_ERRORS: Final[Mapping[str, str]] = {
     "uvicorn.protocols.utils.ClientDisconnected": "uvicorn (all three): a send after the peer left",
     "lilya_ws.testing.ClientGone": "lilya_ws.testing: its uvicorn presets' ClientDisconnected",
+    "trio.BusyResourceError": "hypercorn (trio): a send while hypercorn closes the socket",
+    "builtins.OSError": "Starlette's and Lilya's convention for a departed client (their tests)",
 }
-"""What a server's ``send`` raises when the peer is gone, by ``module.qualname``.
+"""What a server's ``send`` raises when the peer is gone, by exact ``module.qualname``.
 
-Only these become ``WebSocketDisconnect``; any other error (a bug in a
-middleware's ``send``) propagates unchanged. The servers not listed accept a
-send silently once the client has left (``adapters/DIALECTS.md`` §7).
+Only these become ``WebSocketDisconnect``; any other error, subclasses included
+(a bug in a middleware's ``send``), propagates unchanged. The servers not listed
+accept a send silently once the client has left (``adapters/DIALECTS.md`` §7).
 """
 
 
 def is_peer_gone(error: BaseException) -> bool:
     """Whether ``error``, raised by the server's ``send``, means the peer has left."""
-    return any(
-        f"{cls.__module__}.{cls.__qualname__}" in PEER_GONE_ERRORS for cls in type(error).__mro__
-    )
+    cls = type(error)
+    return f"{cls.__module__}.{cls.__qualname__}" in PEER_GONE_ERRORS
 
 
 def identify_quirks(scope: Mapping[str, Any]) -> ServerQuirks:

@@ -123,6 +123,7 @@ class WebSocket(Mapping[str, Any]):
     """
 
     __slots__ = (
+        "_accepted",
         "_ahead",
         "_app_state",
         "_capabilities",
@@ -177,6 +178,7 @@ class WebSocket(Mapping[str, Any]):
         self._send_lengths = _NO_LENGTHS
         self._ahead: ReadAhead | None = None
         self._received_last = False
+        self._accepted = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
 
@@ -458,6 +460,7 @@ class WebSocket(Mapping[str, Any]):
         if next_state is not self._app_state:  # the setter re-derives the hot-path flags
             self.application_state = next_state
         if next_state is CONNECTED and message["type"] == "websocket.accept":
+            self._accepted = True
             self._read_ahead()
         if next_state is DISCONNECTED and self.close_code is None:
             closing = message["type"] == "websocket.close"
@@ -503,6 +506,24 @@ class WebSocket(Mapping[str, Any]):
             self._record_disconnect({"code": ABNORMAL_CLOSURE})
             self.client_state = DISCONNECTED
         raise self._closed() from error
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Once the application has closed an accepted connection, wait at most ``timeout``
+        seconds for the server to report that the peer answered; messages still
+        arriving are discarded.
+
+        hypercorn's trio worker dies when an app returns while it closes the socket
+        (``adapters/DIALECTS.md``): return from the ASGI app after this, not before.
+        ``endpoint()`` does.
+        """
+        if not self._accepted or self._app_state is not DISCONNECTED:
+            return
+        with contextlib.suppress(ReceiveTimeout):
+            await wait_with_timeout(self._drain(), timeout)
+
+    async def _drain(self) -> None:
+        while self._client_state is not DISCONNECTED:
+            self._take(await self._receive())
 
     # Handshake.
 

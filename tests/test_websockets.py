@@ -450,8 +450,8 @@ class FailingSend(Recorder):
         await super().send(message)
 
 
-async def test_a_recognised_departure_error_carries_the_servers_code() -> None:
-    gone = ClientGone("the client has disconnected")
+@pytest.mark.parametrize("gone", [ClientGone("the client has disconnected"), OSError()])
+async def test_a_recognised_departure_error_carries_the_servers_code(gone: Exception) -> None:
     rec = FailingSend(gone, CONNECT)
     ws = rec.websocket()
     await ws.accept()
@@ -479,7 +479,7 @@ async def test_a_departure_the_server_never_reports_is_1006(
 
 
 @pytest.mark.parametrize(
-    "error", [ConnectionResetError("reset"), RuntimeError("middleware bug"), OSError()]
+    "error", [ConnectionResetError("reset"), RuntimeError("middleware bug"), FileNotFoundError()]
 )
 async def test_other_send_errors_propagate_unchanged(error: Exception) -> None:
     rec = FailingSend(error, CONNECT, {"type": "websocket.receive", "text": "still here"})

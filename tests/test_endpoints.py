@@ -58,7 +58,8 @@ async def test_raising_after_accept_closes_1011_and_logs(
     restricted = DIALECTS[dialect].close_codes is not None
     expected = (4011, "") if restricted else (1011, "Internal error")
     assert (closed.value.code, closed.value.reason) == expected
-    assert [record.exc_info[1].args for record in caplog.records if record.exc_info] == [(SECRET,)]
+    errors = [record.exc_info[1] for record in caplog.records if record.exc_info]
+    assert [str(error) for error in errors] == [SECRET]
 
 
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))

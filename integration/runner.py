@@ -36,6 +36,7 @@ __all__ = [
     "Report",
     "ServerRun",
     "Servers",
+    "execution_order",
     "make_tls",
     "run_cell",
     "run_local",
@@ -187,7 +188,7 @@ async def _run_rows(target: Target, rows: Sequence[Row]) -> tuple[Cell, ...]:
     return tuple([await run_cell(target, row) for row in rows])
 
 
-def _rows(scenarios: Sequence[Scenario], inherent: Sequence[Inherent]) -> list[Row]:
+def execution_order(scenarios: Sequence[Scenario], inherent: Sequence[Inherent]) -> list[Row]:
     """The order the rows run in: the report's, with the rows that stress the server last."""
     rows: list[Row] = [*scenarios, *inherent]
     return sorted(rows, key=lambda row: "name" in row and row.get("runs_last", False))
@@ -204,7 +205,7 @@ def run_local(
 ) -> Report:
     """Start each configuration in turn on 127.0.0.1 (and over TLS when a row needs it)."""
     scenarios, inherent = select(selected)
-    rows = _rows(scenarios, inherent)
+    rows = execution_order(scenarios, inherent)
     with contextlib.ExitStack() as stack:
         tls = None
         if any(row["transport"] == "wss" for row in rows):
@@ -335,7 +336,7 @@ def run_target(
     """Run the rows against running servers, given as (configuration, URL); a configuration
     given twice, with a ``ws://`` and a ``wss://`` URL, runs the TLS rows too."""
     scenarios, inherent = select(selected)
-    rows = _rows(scenarios, inherent)
+    rows = execution_order(scenarios, inherent)
     urls: dict[str, dict[str, str]] = {}
     for name, url in targets:
         urls.setdefault(name, {})["wss" if url.startswith("wss://") else "ws"] = url.rstrip("/")

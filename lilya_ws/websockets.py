@@ -598,29 +598,32 @@ class WebSocket(Mapping[str, Any]):
     async def send_text(self, data: str) -> None:
         """Send a text message; checks and errors are those of ``send()``."""
         if data.__class__ is str and (self._fast_send or len(data) in self._send_lengths):
-            await self._send_fast({"type": "websocket.send", "text": data})
+            # The fast path: both sides open and a payload nothing needs to check.
+            if not self._received_last and self._ahead is None:
+                self._read_ahead()  # a second send in a row: keep a receive pending
+            self._received_last = False
+            try:
+                await self._send({"type": "websocket.send", "text": data})
+            except Exception as exc:
+                await self._send_failed(exc)
+                raise
         else:
             await self.send({"type": "websocket.send", "text": data})
 
     async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
         """Send a binary message (``bytearray`` and ``memoryview`` are copied to bytes)."""
         if data.__class__ is bytes and (self._fast_send or len(data) in self._send_lengths):
-            await self._send_fast({"type": "websocket.send", "bytes": data})
+            # send_text's fast path, for bytes.
+            if not self._received_last and self._ahead is None:
+                self._read_ahead()
+            self._received_last = False
+            try:
+                await self._send({"type": "websocket.send", "bytes": data})
+            except Exception as exc:
+                await self._send_failed(exc)
+                raise
         else:
-            if isinstance(data, (bytearray, memoryview)):
-                data = bytes(data)
-            await self.send({"type": "websocket.send", "bytes": data})
-
-    async def _send_fast(self, message: Mapping[str, Any]) -> None:
-        """The send fast path: both sides open and a payload nothing needs to check."""
-        if not self._received_last and self._ahead is None:
-            self._read_ahead()  # a second send in a row: keep a receive pending
-        self._received_last = False
-        try:
-            await self._send(message)
-        except Exception as exc:
-            await self._send_failed(exc)
-            raise
+            await self.send({"type": "websocket.send", "bytes": bytes(data)})
 
     async def send_json(self, data: Any, mode: Mode = "text") -> None:
         """Send ``data`` as JSON in a text frame, or a binary one with ``mode="binary"``."""
@@ -635,7 +638,7 @@ class WebSocket(Mapping[str, Any]):
 
     async def _receive_payload(self, key: Literal["text", "bytes"], kind: type[P]) -> P:
         """The receive fast path: one message's ``key`` payload, or the error that explains
-        why there is none."""
+        why there is none (``receive_json`` and the ``iter_*`` helpers)."""
         if self._fast_receive:
             message = await self._receive()
             self._received_last = True
@@ -643,6 +646,10 @@ class WebSocket(Mapping[str, Any]):
             if payload.__class__ is kind:
                 return payload
             return await self._payload_of(self._take(message), kind)
+        return await self._receive_checked(kind)
+
+    async def _receive_checked(self, kind: type[P]) -> P:
+        """Off the fast path: state, read-ahead, timeout and size checked."""
         if self._app_state is not CONNECTED:
             self._refuse_receive()
         return await self._payload_of(await self._next_message(self._receive_timeout), kind)
@@ -667,7 +674,14 @@ class WebSocket(Mapping[str, Any]):
 
     async def receive_text(self) -> str:
         """Receive a text message; a binary one raises ``UnexpectedMessageType``."""
-        return await self._receive_payload("text", str)
+        if self._fast_receive:  # _receive_payload's fast path, written out: one coroutine less
+            message = await self._receive()
+            self._received_last = True
+            text = message.get("text")
+            if text.__class__ is str:
+                return text
+            return await self._payload_of(self._take(message), str)
+        return await self._receive_checked(str)
 
     async def receive_bytes(self) -> bytes:
         """Receive a binary message; a text one raises ``UnexpectedMessageType``."""
@@ -705,7 +719,7 @@ class WebSocket(Mapping[str, Any]):
         """Yield text messages until the peer disconnects (the code stays on ``close_code``)."""
         with contextlib.suppress(WebSocketDisconnect):
             while True:
-                yield await self._receive_payload("text", str)
+                yield await self.receive_text()
 
     async def iter_bytes(self) -> AsyncGenerator[bytes, None]:
         """Yield binary messages until the peer disconnects."""

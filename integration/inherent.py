@@ -15,36 +15,24 @@ from typing import cast
 
 from websockets.exceptions import ConnectionClosed
 
+from integration import client as c
 from integration import protocol as p
 from integration.checks import MIB, connection_data_of
-from integration.client import (
-    RawConnection,
-    Target,
-    bounded,
-    client_close,
-    closed_by_server,
-    new_token,
-    open_ws,
-    recv,
-    recv_json,
-    rejected,
-    report,
-    signal,
-)
+from integration.client import Target
 from integration.outcomes import check, kind
 from integration.scenarios import JSON, Outcome
 
 
 @check("close-reason-dropped")
 async def close_reason_dropped(target: Target) -> Outcome:
-    token = new_token()
-    async with open_ws(target, f"/close-with-reason?token={token}") as ws:
-        _, reason = await closed_by_server(ws)
-    seen = cast(p.CloseReport, await report(target, token))
-    async with open_ws(target, "/close-for?when=after") as ws:
-        _, close_for_reason = await closed_by_server(ws)
-    async with open_ws(target, p.ENDPOINT_ROUTE + "raise-after-accept") as ws:
-        _, endpoint_reason = await closed_by_server(ws)
+    token = c.new_token()
+    async with c.open_ws(target, f"/close-with-reason?token={token}") as ws:
+        _, reason = await c.closed_by_server(ws)
+    seen = cast(p.CloseReport, await c.report(target, token))
+    async with c.open_ws(target, "/close-for?when=after") as ws:
+        _, close_for_reason = await c.closed_by_server(ws)
+    async with c.open_ws(target, p.ENDPOINT_ROUTE + "raise-after-accept") as ws:
+        _, endpoint_reason = await c.closed_by_server(ws)
     client: JSON = {
         f"close({p.APP_CLOSE_CODE}, reason)": reason,
         "close_for(error)": close_for_reason,
@@ -55,9 +43,9 @@ async def close_reason_dropped(target: Target) -> Outcome:
 
 @check("accept-headers-dropped")
 async def accept_headers_dropped(target: Target) -> Outcome:
-    async with open_ws(target, "/accept-headers") as ws:
+    async with c.open_ws(target, "/accept-headers") as ws:
         response = ws.response
-        seen = cast(p.AcceptHeadersReport, await recv_json(ws))
+        seen = cast(p.AcceptHeadersReport, await c.recv_json(ws))
     names = [name.decode() for name, _ in p.ACCEPT_HEADERS]
     got = {name: response.headers.get(name) if response else None for name in names}
     return {"app": {"warnings": list(seen["warnings"])}, "client": cast(JSON, got)}
@@ -68,12 +56,12 @@ async def no_denial_response(target: Target) -> Outcome:
     app: dict[str, JSON] = {}
     client: dict[str, JSON] = {}
     for denial in ("plain", "streamed"):
-        token = new_token()
-        status, headers, body = await rejected(target, f"/deny?kind={denial}&token={token}")
-        seen = cast(p.DenialReport, await report(target, token))
+        token = c.new_token()
+        status, headers, body = await c.rejected(target, f"/deny?kind={denial}&token={token}")
+        seen = cast(p.DenialReport, await c.report(target, token))
         app[f"send_denial_response({denial})"] = seen["error"] or "sent"
         client[denial] = [status, headers.get("x-denial"), body.decode("utf-8", "replace")]
-    status, _, body = await rejected(target, p.ENDPOINT_ROUTE + "raise-before-accept")
+    status, _, body = await c.rejected(target, p.ENDPOINT_ROUTE + "raise-before-accept")
     client["endpoint raises before accept"] = [status, body.decode("utf-8", "replace")]
     return {"app": cast(JSON, app), "client": cast(JSON, client)}
 
@@ -81,27 +69,27 @@ async def no_denial_response(target: Target) -> Outcome:
 @check("close-code-range")
 async def close_code_range(target: Target) -> Outcome:
     codes: dict[str, JSON] = {}
-    async with open_ws(target, "/close-for?when=after") as ws:
-        codes["close_for(error): 1011"], _ = await closed_by_server(ws)
-    async with open_ws(target, "/invalid-json") as ws:
+    async with c.open_ws(target, "/close-for?when=after") as ws:
+        codes["close_for(error): 1011"], _ = await c.closed_by_server(ws)
+    async with c.open_ws(target, "/invalid-json") as ws:
         await ws.send("{oops")
-        await recv(ws)
-        codes["invalid JSON: 1007"], _ = await closed_by_server(ws)
-    async with open_ws(target, "/max-size") as ws:
+        await c.recv(ws)
+        codes["invalid JSON: 1007"], _ = await c.closed_by_server(ws)
+    async with c.open_ws(target, "/max-size") as ws:
         await ws.send(b"x" * (2 * p.APP_MAX_MESSAGE_SIZE))
-        codes["max_message_size: 1009"], _ = await closed_by_server(ws)
-    async with open_ws(target, p.ENDPOINT_ROUTE + "raise-after-accept") as ws:
-        codes["endpoint raises after accept: 1011"], _ = await closed_by_server(ws)
+        codes["max_message_size: 1009"], _ = await c.closed_by_server(ws)
+    async with c.open_ws(target, p.ENDPOINT_ROUTE + "raise-after-accept") as ws:
+        codes["endpoint raises after accept: 1011"], _ = await c.closed_by_server(ws)
     return {"app": None, "client": codes}
 
 
 @check("empty-messages-dropped")
 async def empty_messages_dropped(target: Target) -> Outcome:
-    async with open_ws(target, "/empty") as ws:
+    async with c.open_ws(target, "/empty") as ws:
         await ws.send(p.END)
-        await recv_json(ws)
+        await c.recv_json(ws)
         received: list[JSON] = []
-        while not (message := await recv(ws)) or isinstance(message, bytes):
+        while not (message := await c.recv(ws)) or isinstance(message, bytes):
             received.append(f"{type(message).__name__} {message!r}")
         sends = cast(p.EmptySendsReport, json.loads(message))
     app: JSON = {
@@ -122,31 +110,31 @@ async def message_size_limits(target: Target) -> Outcome:
 async def client_close_code(target: Target) -> Outcome:
     """The code the app sees after the client closed with 4001, four ways."""
     codes: dict[str, JSON] = {}
-    token = new_token()
-    async with open_ws(target, f"/client-leave?token={token}") as ws:
-        await client_close(ws)
-    codes["receive_text()"] = (await report(target, token))["first"].get("code")
+    token = c.new_token()
+    async with c.open_ws(target, f"/client-leave?token={token}") as ws:
+        await c.client_close(ws)
+    codes["receive_text()"] = (await c.report(target, token))["first"].get("code")
     for route, field in (("send-after-leave", "sends"), ("push-only", "ended")):
-        token = new_token()
-        async with open_ws(target, f"/{route}?token={token}") as ws:
-            await client_close(ws, p.HANG_LIMIT)
-        await signal(target, token)
-        seen = await report(target, token)
+        token = c.new_token()
+        async with c.open_ws(target, f"/{route}?token={token}") as ws:
+            await c.client_close(ws, p.HANG_LIMIT)
+        await c.signal(target, token)
+        seen = await c.report(target, token)
         outcome = seen[field][0] if field == "sends" else seen[field]
         codes["first send" if field == "sends" else "push-only send"] = outcome.get("code")
-    token = new_token()
-    async with open_ws(target, f"/iter?kind=text&token={token}") as ws:
-        await client_close(ws)
-    codes["iter_text() close_code"] = (await report(target, token))["close_code"]
+    token = c.new_token()
+    async with c.open_ws(target, f"/iter?kind=text&token={token}") as ws:
+        await c.client_close(ws)
+    codes["iter_text() close_code"] = (await c.report(target, token))["close_code"]
     return {"app": codes, "client": None}
 
 
 @check("disconnect-reason-dropped")
 async def disconnect_reason_dropped(target: Target) -> Outcome:
-    token = new_token()
-    async with open_ws(target, f"/client-leave?token={token}") as ws:
-        await client_close(ws)
-    seen = cast(p.ClientCloseReport, await report(target, token))
+    token = c.new_token()
+    async with c.open_ws(target, f"/client-leave?token={token}") as ws:
+        await c.client_close(ws)
+    seen = cast(p.ClientCloseReport, await c.report(target, token))
     app: JSON = {
         "exception reason": seen["first"].get("reason"),
         "close_reason": seen["close_reason"],
@@ -158,15 +146,15 @@ async def disconnect_reason_dropped(target: Target) -> Outcome:
 async def reset_code(target: Target) -> Outcome:
     codes: dict[str, JSON] = {}
     for name, reset in (("FIN", False), ("RST", True)):
-        token = new_token()
-        raw = await RawConnection.open(target, f"/client-leave?token={token}")
+        token = c.new_token()
+        raw = await c.RawConnection.open(target, f"/client-leave?token={token}")
         raw.abort(reset=reset)
-        codes[f"receive after {name}"] = (await report(target, token))["first"].get("code")
-    token = new_token()
-    raw = await RawConnection.open(target, f"/push-only?token={token}")
+        codes[f"receive after {name}"] = (await c.report(target, token))["first"].get("code")
+    token = c.new_token()
+    raw = await c.RawConnection.open(target, f"/push-only?token={token}")
     raw.abort(reset=True)
-    await signal(target, token)
-    codes["push-only send after RST"] = (await report(target, token))["ended"].get("code")
+    await c.signal(target, token)
+    codes["push-only send after RST"] = (await c.report(target, token))["ended"].get("code")
     return {"app": codes, "client": None}
 
 
@@ -179,14 +167,14 @@ async def malformed_frames(target: Target) -> Outcome:
         ("invalid UTF-8", b"\xff\xfe", True),
         ("unmasked", b"plain", False),
     ):
-        token = new_token()
-        raw = await RawConnection.open(target, f"/observe?token={token}")
+        token = c.new_token()
+        raw = await c.RawConnection.open(target, f"/observe?token={token}")
         try:
             raw.send_frame(0x1, payload, masked=masked)
             client[name] = await raw.server_close()
         finally:
             raw.close()
-        seen = cast(p.ObserveReport, await report(target, token))
+        seen = cast(p.ObserveReport, await c.report(target, token))
         app[name] = {"messages": len(seen["messages"]), "code": seen["ended"].get("code")}
     return {"app": cast(JSON, app), "client": cast(JSON, client)}
 
@@ -209,29 +197,29 @@ async def repeated_headers_joined(target: Target) -> Outcome:
 @check("close-reply-code")
 async def close_reply_code(target: Target) -> Outcome:
     """The code of the server's answer to the client's close frame (4001)."""
-    token = new_token()
-    raw = await RawConnection.open(target, f"/client-leave?token={token}")
+    token = c.new_token()
+    raw = await c.RawConnection.open(target, f"/client-leave?token={token}")
     try:
         raw.send_close(p.CLIENT_CLOSE_CODE, p.CLIENT_CLOSE_REASON)
         reply = await raw.server_close()
     finally:
         raw.close()
-    await report(target, token)
+    await c.report(target, token)
     return {"app": None, "client": {"server's close frame": reply}}
 
 
 async def large_inbound(target: Target, size: int) -> tuple[int | None, JSON]:
     """Send ``size`` bytes in one message to ``/observe``: the close code the client got,
     and what the app saw."""
-    token = new_token()
+    token = c.new_token()
     path = f"/observe?token={token}&wait={p.HANG_LIMIT * 2:g}"
-    async with open_ws(target, path, compression=None) as ws:
+    async with c.open_ws(target, path, compression=None) as ws:
         with contextlib.suppress(ConnectionClosed):  # dropped during the send
-            await bounded(ws.send(os.urandom(size)))
+            await c.bounded(ws.send(os.urandom(size)))
         # Nothing more is sent: a text frame after an oversized binary message crashes
         # hypercorn's connection task (TypeError in ws_stream's buffer; on trio, the worker).
-        code, _ = await closed_by_server(ws)
-    seen = cast(p.ObserveReport, await report(target, token))
+        code, _ = await c.closed_by_server(ws)
+    seen = cast(p.ObserveReport, await c.report(target, token))
     app: JSON = {
         "messages": [m["length"] for m in seen["messages"]],
         "ended by": kind(seen["ended"]),
@@ -242,10 +230,10 @@ async def large_inbound(target: Target, size: int) -> tuple[int | None, JSON]:
 
 async def drive_echo(target: Target, size: int) -> str:
     """Echo ``size`` bytes through ``/echo``: ``"echoed"``, or what happened instead."""
-    async with open_ws(target, "/echo", compression=None) as ws:
+    async with c.open_ws(target, "/echo", compression=None) as ws:
         message = os.urandom(size)
         try:
-            await bounded(ws.send(message))
-            return "echoed" if await recv(ws) == message else "changed"
+            await c.bounded(ws.send(message))
+            return "echoed" if await c.recv(ws) == message else "changed"
         except ConnectionClosed as exc:
             return f"closed {exc.rcvd.code}" if exc.rcvd else "dropped, no close frame"

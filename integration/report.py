@@ -8,13 +8,14 @@ cell, observed and expected.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
 from typing import Final, TypedDict
 
 from integration.runner import Cell, Report, ServerRun, Status
-from integration.scenarios import EVIDENCE, JSON, Inherent, Outcome
+from integration.scenarios import EVIDENCE, JSON, Inherent
 
 __all__ = ["render_json", "render_markdown", "render_tables", "update_readme"]
 
@@ -178,15 +179,6 @@ def render_markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-class CellJSON(TypedDict):
-    server: str
-    row: str
-    status: Status
-    expected: Outcome | None
-    observed: Outcome | None
-    error: str | None
-
-
 class ServerJSON(TypedDict):
     name: str
     version: str | None
@@ -203,7 +195,8 @@ class ReportJSON(TypedDict):
     inherent: list[str]
     identical: list[str]
     servers: list[ServerJSON]
-    cells: list[CellJSON]
+    cells: list[dict[str, object]]
+    """Every :class:`~integration.runner.Cell`'s fields."""
 
 
 def report_json(report: Report) -> ReportJSON:
@@ -225,18 +218,7 @@ def report_json(report: Report) -> ReportJSON:
             }
             for run in report.servers
         ],
-        "cells": [
-            {
-                "server": cell.server,
-                "row": cell.row,
-                "status": cell.status,
-                "expected": cell.expected,
-                "observed": cell.observed,
-                "error": cell.error,
-            }
-            for run in report.servers
-            for cell in run.cells
-        ],
+        "cells": [dataclasses.asdict(cell) for run in report.servers for cell in run.cells],
     }
 
 

@@ -65,7 +65,6 @@ class Cell:
     observed: Outcome | None
     """None when the check could not complete (see :attr:`error`) or did not run."""
     error: str | None
-    seconds: float
 
     @property
     def as_expected(self) -> bool:
@@ -137,7 +136,6 @@ async def run_cell(target: Target, row: Row) -> Cell:
     """Run ``row``'s check against ``target``, bounded by :data:`CHECK_TIMEOUT`."""
     name = row_name(row)
     expected = _expectation(row, target.name)
-    started = time.monotonic()
     observed: Outcome | None = None
     error: str | None = None
     status: Status = "failed"
@@ -153,8 +151,7 @@ async def run_cell(target: Target, row: Row) -> Cell:
         error = str(exc)
     except Exception as exc:  # a crashed check is a failed cell, never a crashed run
         error = f"{type(exc).__name__}: {exc}"
-    seconds = round(time.monotonic() - started, 3)
-    return Cell(target.name, name, status, expected, observed, error, seconds)
+    return Cell(target.name, name, status, expected, observed, error)
 
 
 def row_name(row: Row) -> str:

@@ -66,7 +66,7 @@ def test_scenario_rows_have_one_expectation_and_inherent_rows_one_per_server() -
 
 
 def _run(server: str, scenario: Scenario, status: Status) -> ServerRun:
-    cell = Cell(server, scenario["name"], status, scenario["expect"], scenario["expect"], None, 0)
+    cell = Cell(server, scenario["name"], status, scenario["expect"], scenario["expect"], None)
     return ServerRun(server, None, "ws://127.0.0.1:1", None, "ran", None, (cell,))
 
 

@@ -58,8 +58,6 @@ NON_ASCII_TEXT: Final = "héllo wörld ✓ 日本語 🎉"
 END: Final = "end"
 
 IterKind = Literal["text", "bytes", "json"]
-DenialKind = Literal["plain", "streamed"]
-When = Literal["before", "after"]
 
 
 class _CallResult(TypedDict):

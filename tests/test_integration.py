@@ -19,7 +19,8 @@ import pytest
 
 from adapters import get, names
 from integration.client import REPO_ROOT, Target
-from integration.outcomes import CHECKS
+from integration.outcomes import CHECKS, kind
+from integration.protocol import CallOutcome
 from integration.report import MATRIX_END, MATRIX_START, render_tables
 from integration.runner import (
     Cell,
@@ -81,6 +82,47 @@ def test_headline_counts_scenarios_identical_on_every_server() -> None:
     )
     assert "✘ [1]" in render_tables(one_differs)
     assert not one_differs.ok
+
+
+@pytest.mark.parametrize(
+    ("outcome", "builtin", "word"),
+    [
+        ({"result": "ok"}, False, "returned"),
+        ({"result": "hung"}, False, "hung"),
+        (
+            {
+                "result": "raised",
+                "error": "lilya_ws.errors.ConnectionClosed",
+                "lilya_classes": [
+                    "lilya_ws.errors.ConnectionClosed",
+                    "lilya_ws.errors.WebSocketDisconnect",
+                ],
+                "builtin_bases": ["RuntimeError"],
+            },
+            True,
+            "WebSocketDisconnect",
+        ),
+        (
+            {
+                "result": "raised",
+                "error": "lilya_ws.errors.InvalidMessage",
+                "lilya_classes": ["lilya_ws.errors.InvalidMessage"],
+                "builtin_bases": ["ValueError"],
+            },
+            True,
+            "InvalidMessage (ValueError)",
+        ),
+        (
+            {"result": "raised", "error": "trio.BusyResourceError", "builtin_bases": []},
+            True,
+            "trio.BusyResourceError",
+        ),
+    ],
+)
+def test_kind_names_an_outcome_the_same_on_every_server(
+    outcome: CallOutcome, builtin: bool, word: str
+) -> None:
+    assert kind(outcome, builtin=builtin) == word
 
 
 # Every row on every real server.

@@ -16,8 +16,13 @@
     ├── ReceiveTimeout                 TimeoutError: nothing arrived in time
     └── OriginNotAllowed               PermissionError: cross-site handshake refused
 
-``ServerCapabilityWarning`` is emitted when the server cannot carry something
-the application asked for (an accept header, a close reason).
+And two warnings:
+
+    UserWarning
+    ├── ServerCapabilityWarning        the server cannot carry something the app asked
+    │                                  for (an accept header, a close reason)
+    └── NoSubprotocolWarning           the client offered subprotocols and ``accept()``
+                                       chose none: browsers fail that handshake
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "InvalidMode",
     "LilyaWSError",
     "MessageTooLarge",
+    "NoSubprotocolWarning",
     "OriginNotAllowed",
     "ReceiveTimeout",
     "ServerCapabilityWarning",
@@ -144,3 +150,13 @@ class OriginNotAllowed(LilyaWSError, PermissionError):
 
 class ServerCapabilityWarning(UserWarning):
     """The server's ASGI spec version cannot carry what the application sent."""
+
+
+class NoSubprotocolWarning(UserWarning):
+    """The client offered subprotocols and ``accept()`` chose none.
+
+    RFC 6455 §4.1 lets a client fail such a handshake, and browsers do
+    ("Sent non-empty 'Sec-WebSocket-Protocol' header but no response was
+    received"). Choose one of ``websocket.subprotocols``, or silence it where the
+    clients cope (``warnings.filterwarnings("ignore", category=NoSubprotocolWarning)``).
+    """

@@ -36,6 +36,7 @@ from lilya_ws.errors import (
     InvalidMessage,
     InvalidMode,
     MessageTooLarge,
+    NoSubprotocolWarning,
     ReceiveTimeout,
     ServerCapabilityWarning,
     UnexpectedMessageType,
@@ -536,7 +537,16 @@ class WebSocket(Mapping[str, Any]):
 
         ``subprotocol`` must be one the client offered; ``headers`` are raw byte
         pairs (lowercase names). Raises ``InvalidMessage`` before sending otherwise.
+        Choosing none of the offered subprotocols warns (``NoSubprotocolWarning``):
+        browsers fail that handshake.
         """
+        if subprotocol is None and self._app_state is CONNECTING and self.scope.get("subprotocols"):
+            warnings.warn(
+                f"The client offered subprotocols {self.subprotocols} and accept() chose none:"
+                " browsers fail this handshake. Pass accept(subprotocol=...) with one of them.",
+                NoSubprotocolWarning,
+                stacklevel=2,
+            )
         await self.send(
             {"type": "websocket.accept", "subprotocol": subprotocol, "headers": list(headers or ())}
         )

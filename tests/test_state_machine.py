@@ -11,13 +11,20 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Callable, Coroutine, Mapping
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lilya_ws import LilyaWSError, Response, WebSocket
-from lilya_ws.errors import InvalidJSON, UnexpectedMessageType, WebSocketDisconnect
+from lilya_ws import LilyaWSError, Response, WebSocket, WebSocketState
+from lilya_ws.errors import (
+    InvalidJSON,
+    NoSubprotocolWarning,
+    UnexpectedMessageType,
+    WebSocketDisconnect,
+)
 from lilya_ws.testing import DIALECTS, build_scope
 
 T = TypeVar("T")
@@ -111,8 +118,15 @@ async def take_one(ws: WebSocket) -> list[str]:
         await iterator.aclose()
 
 
+async def accept_none_offered(ws: WebSocket) -> None:
+    """The client offers "chat": accepting with none warns whenever an accept may be sent."""
+    may_accept = ws.application_state is WebSocketState.CONNECTING
+    with pytest.warns(NoSubprotocolWarning) if may_accept else nullcontext():
+        await ws.accept()
+
+
 OPERATIONS: Mapping[str, Operation] = {
-    "accept": lambda ws: ws.accept(),
+    "accept": accept_none_offered,
     "accept_chat": lambda ws: ws.accept(subprotocol="chat"),
     "send_text": lambda ws: ws.send_text("t"),
     "send_bytes": lambda ws: ws.send_bytes(b"b"),

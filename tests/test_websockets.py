@@ -27,6 +27,7 @@ from lilya_ws import (
     WebSocketStateError,
 )
 from lilya_ws import websockets as websockets_module
+from lilya_ws.errors import NoSubprotocolWarning
 from lilya_ws.testing import DIALECTS, ClientGone, HandshakeRejected, connect
 from lilya_ws.types import Receive, Scope, Send
 from lilya_ws.websockets import APP_TRANSITIONS, CLIENT_TRANSITIONS, WebSocketClose
@@ -53,7 +54,7 @@ class Recorder:
             "path": "/",
             "query_string": b"",
             "headers": [],
-            "subprotocols": ["chat"],
+            "subprotocols": [],  # tests that offer some say so (accept() warns otherwise)
             "extensions": {"websocket.http.response": {}},
         }
 
@@ -237,6 +238,26 @@ async def test_subprotocol_and_accept_headers(dialect: str) -> None:
         ) as client:
             assert client.subprotocol == "v1.chat"
             assert client.accept_headers == ([(b"x-server", b"lilya")] if carried else [])
+
+
+async def test_accepting_none_of_the_offered_subprotocols_warns() -> None:
+    rec = Recorder(CONNECT)
+    rec.scope["subprotocols"] = ["v2.chat", "v1.chat"]
+    ws = rec.websocket()
+    with pytest.warns(NoSubprotocolWarning, match=r"\['v2.chat', 'v1.chat'\].*browsers") as seen:
+        await ws.accept()
+    assert seen[0].filename == __file__  # it points at the app's accept() call
+    assert rec.sent == [{"type": "websocket.accept", "subprotocol": None, "headers": []}]
+
+
+@pytest.mark.parametrize(("offered", "chosen"), [([], None), (["chat"], "chat")])
+async def test_no_subprotocol_warning_when_none_offered_or_one_chosen(
+    offered: list[str], chosen: str | None
+) -> None:
+    rec = Recorder(CONNECT)
+    rec.scope["subprotocols"] = offered
+    await rec.websocket().accept(subprotocol=chosen)  # warnings are errors in this suite
+    assert rec.sent == [{"type": "websocket.accept", "subprotocol": chosen, "headers": []}]
 
 
 @pytest.mark.parametrize("response_kind", ["plain", "streamed"])

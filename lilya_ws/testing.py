@@ -1,30 +1,42 @@
 """An in-process WebSocket test client that can speak each server's dialect.
 
 The app runs as a task on the test's own event loop, fed through in-memory
-queues: no threads, no polling. A ``Dialect`` reproduces what one real server
-puts in the scope and its messages, and how it treats sends after the client
-left; the integration matrix checks each preset against the real server.
+streams: no threads, no polling. It runs under asyncio and trio alike (through ``anyio``,
+which this module needs: ``pip install 'lilya-ws[testing]'``; the library
+itself does not). A ``Dialect`` reproduces what one real server puts in the
+scope and its messages, and how it treats sends after the client left; the
+presets are named as the adapters' configurations (``uvicorn-websockets``,
+``hypercorn-trio``...), and ``test_presets.py`` checks each against the
+server's measured capabilities.
 
 Example:
     async def test_echo() -> None:
-        async with connect(app, "/echo?room=1", dialect="hypercorn") as ws:
+        async with connect(app, "/echo?room=1", dialect="hypercorn-asyncio") as ws:
             await ws.send_text("hi")
             assert await ws.receive_text(timeout=1) == "hi"
 
-Plain (sync) tests use ``connect_sync`` the same way.
+Plain (sync) tests use ``connect_sync`` the same way; it runs the event loop
+(``backend="asyncio"`` or ``"trio"``) in an anyio portal thread that sleeps
+until the test calls.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import enum
+import math
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, Union
 from urllib.parse import urlsplit
+
+try:
+    import anyio
+    from anyio.from_thread import start_blocking_portal
+except ImportError as error:  # pragma: no cover - the library itself runs without anyio
+    raise ImportError("lilya_ws.testing needs anyio: pip install 'lilya-ws[testing]'") from error
 
 from lilya_ws.errors import ReceiveTimeout, WebSocketDisconnect
 from lilya_ws.json import JSONCodec, StdlibCodec
@@ -33,17 +45,24 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from typing import TypeAlias
 
+    from anyio.abc import TaskGroup
+    from anyio.from_thread import BlockingPortal
+
 __all__ = [
+    "ALIASES",
     "DIALECTS",
+    "Backend",
     "Dialect",
     "HandshakeRejected",
     "SyncTestWebSocket",
     "TestWebSocket",
     "connect",
     "connect_sync",
+    "get_dialect",
 ]
 
 SendAfterClose: TypeAlias = Literal["oserror", "runtimeerror", "silent"]
+Backend: TypeAlias = Literal["asyncio", "trio"]
 AppReceive: TypeAlias = "Callable[[], Awaitable[dict[str, Any]]]"
 AppSend: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[None]]"
 TestApp: TypeAlias = "Callable[[dict[str, Any], AppReceive, AppSend], Awaitable[None]]"
@@ -105,7 +124,9 @@ class Dialect:
 
 DIALECTS: Final[Mapping[str, Dialect]] = {
     "spec": Dialect("spec", spec_version="2.4", denial_extension=True),
-    "uvicorn": Dialect("uvicorn", spec_version="2.4", denial_extension=True, code_as_intenum=True),
+    "uvicorn-websockets": Dialect(
+        "uvicorn-websockets", spec_version="2.4", denial_extension=True, code_as_intenum=True
+    ),
     # uvicorn's two other WebSocket implementations differ only on a dropped connection.
     "uvicorn-websockets-sansio": Dialect(
         "uvicorn-websockets-sansio",
@@ -116,15 +137,19 @@ DIALECTS: Final[Mapping[str, Dialect]] = {
     "uvicorn-wsproto": Dialect(
         "uvicorn-wsproto", spec_version="2.4", denial_extension=True, abrupt_close_code=1005
     ),
-    "hypercorn": Dialect(
-        "hypercorn",
-        spec_version="2.3",
-        denial_extension=True,
-        receive_both_keys=True,
-        disconnect_reason=False,
-        clean_close_code=1006,
-        send_after_close="silent",
-    ),
+    # hypercorn's two workers speak the same dialect (their measured capabilities are equal).
+    **{
+        name: Dialect(
+            name,
+            spec_version="2.3",
+            denial_extension=True,
+            receive_both_keys=True,
+            disconnect_reason=False,
+            clean_close_code=1006,
+            send_after_close="silent",
+        )
+        for name in ("hypercorn-asyncio", "hypercorn-trio")
+    },
     "daphne": Dialect(
         "daphne",
         spec_version=None,
@@ -155,7 +180,26 @@ DIALECTS: Final[Mapping[str, Dialect]] = {
         streamed_denial=False,
     ),
 }
-"""Presets by server name; ``spec`` is a server that does all the ASGI spec says."""
+"""Presets by the adapters' configuration names; ``spec`` is a server that does all
+the ASGI spec says."""
+
+ALIASES: Final[Mapping[str, str]] = {
+    "uvicorn": "uvicorn-websockets",
+    "hypercorn": "hypercorn-asyncio",
+}
+"""The presets' former names, still accepted by ``connect`` and ``get_dialect``."""
+
+
+def get_dialect(dialect: str | Dialect) -> Dialect:
+    """The preset called ``dialect`` (an adapter configuration name, ``spec``, or a
+    former name from ``ALIASES``); a ``Dialect`` is returned as it is."""
+    if isinstance(dialect, Dialect):
+        return dialect
+    try:
+        return DIALECTS[ALIASES.get(dialect, dialect)]
+    except KeyError:
+        known = ", ".join(sorted(DIALECTS))
+        raise ValueError(f"Unknown dialect {dialect!r}: one of {known}") from None
 
 
 class HandshakeRejected(Exception):
@@ -187,12 +231,18 @@ class _Crashed:
 class _Handshake:
     """What the app answered to the handshake, filled by the app's ``send``."""
 
-    done: asyncio.Future[None]
+    done: anyio.Event = field(default_factory=anyio.Event)
+    error: BaseException | None = None
+    """The app's exception when it failed before answering."""
     subprotocol: str | None = None
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     status: int | None = None
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: list[bytes] = field(default_factory=list)
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self.done.set()
 
 
 class TestWebSocket:
@@ -207,15 +257,19 @@ class TestWebSocket:
         self._timeout = timeout
         self.scope = scope
         self.dialect = dialect
-        self._to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._from_app: asyncio.Queue[_Event] = asyncio.Queue()
-        self._handshake = _Handshake(asyncio.get_running_loop().create_future())
+        # Unbounded in-memory streams: sends never block, receives wait without polling.
+        self._to_app, self._app_inbox = anyio.create_memory_object_stream[dict[str, Any]](math.inf)
+        self._from_app, self._inbox = anyio.create_memory_object_stream[_Event](math.inf)
+        self._handshake = _Handshake()
+        self._app_scope = anyio.CancelScope()
+        self._app_done = anyio.Event()
+        self._started = False
         self._client_gone = False
         self._app_closed = False
+        self._final: _Closed | None = None
         self.close_code: int | None = None
         """The code the app closed with, once a receive has seen it."""
         self.close_reason: str | None = None
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def subprotocol(self) -> str | None:
@@ -230,12 +284,12 @@ class TestWebSocket:
     # The app's side of the channel, shaped by the dialect.
 
     async def _app_receive(self) -> dict[str, Any]:
-        return await self._to_app.get()
+        return await self._app_inbox.receive()
 
     async def _app_send(self, message: Mapping[str, Any]) -> None:
         mtype = message["type"]
         handshake = self._handshake
-        if not handshake.done.done():
+        if not handshake.done.is_set():
             self._on_handshake_message(mtype, message)
             return
         if self._client_gone:
@@ -245,7 +299,7 @@ class TestWebSocket:
             text, data = message.get("text"), message.get("bytes")
             payload: str | bytes = text if text is not None else bytes(data or b"")
             if payload or not self.dialect.drops_empty_sends:
-                self._from_app.put_nowait(payload)
+                self._from_app.send_nowait(payload)
         elif mtype == "websocket.close":
             code = message.get("code", 1000)
             allowed = self.dialect.close_codes
@@ -253,8 +307,8 @@ class TestWebSocket:
                 raise Exception(f"invalid close code {code}")
             reason = message.get("reason") or "" if self.dialect.close_reason else ""
             self._app_closed = True
-            self._from_app.put_nowait(_Closed(message.get("code", 1000), reason))
-            self._to_app.put_nowait(self._disconnect(message.get("code", 1000), reason))
+            self._from_app.send_nowait(_Closed(message.get("code", 1000), reason))
+            self._to_app.send_nowait(self._disconnect(message.get("code", 1000), reason))
         else:
             raise RuntimeError(f"Unexpected ASGI message {mtype!r} after the handshake")
 
@@ -264,11 +318,11 @@ class TestWebSocket:
             handshake.subprotocol = message.get("subprotocol")
             if self.dialect.accept_headers:
                 handshake.headers = list(message.get("headers") or ())
-            handshake.done.set_result(None)
+            handshake.done.set()
         elif mtype == "websocket.close":
             handshake.status = 403
-            handshake.done.set_result(None)
-            self._to_app.put_nowait(self._disconnect(1006, ""))
+            handshake.done.set()
+            self._to_app.send_nowait(self._disconnect(1006, ""))
         elif mtype == "websocket.http.response.start" and self.dialect.denial_extension:
             handshake.status = message["status"]
             handshake.response_headers = list(message.get("headers") or ())
@@ -278,8 +332,8 @@ class TestWebSocket:
                 raise RuntimeError(f"Unsupported ASGI message {mtype!r} with more_body")
             handshake.body.append(message.get("body", b""))
             if not more:
-                handshake.done.set_result(None)
-                self._to_app.put_nowait(self._disconnect(1006, ""))
+                handshake.done.set()
+                self._to_app.send_nowait(self._disconnect(1006, ""))
         else:
             raise RuntimeError(f"Unexpected ASGI message {mtype!r} during the handshake")
 
@@ -304,31 +358,38 @@ class TestWebSocket:
     # Lifecycle.
 
     async def _run_app(self) -> None:
-        try:
-            await self._app(self.scope, self._app_receive, self._app_send)
-        except Exception as error:
-            if not self._handshake.done.done():
-                self._handshake.done.set_exception(error)
-            else:
-                self._from_app.put_nowait(_Crashed(error))
-        else:
-            if not self._handshake.done.done():
-                self._handshake.done.set_exception(
-                    RuntimeError("The app returned without answering the handshake")
-                )
-
-    async def _open(self) -> None:
-        timeout = self._timeout
-        self._to_app.put_nowait({"type": "websocket.connect"})
-        self._task = asyncio.get_running_loop().create_task(self._run_app())
-        try:
-            await asyncio.wait_for(asyncio.shield(self._handshake.done), timeout)
-        except asyncio.TimeoutError:
-            await self._stop()
-            raise ReceiveTimeout(
-                f"The app did not answer the handshake within {timeout} s"
-            ) from None
+        """The app's task: its exception is kept for the test, never left to the task group."""
         handshake = self._handshake
+        try:
+            with self._app_scope:
+                try:
+                    await self._app(self.scope, self._app_receive, self._app_send)
+                except Exception as error:
+                    if not handshake.done.is_set():
+                        handshake.fail(error)
+                    else:
+                        self._from_app.send_nowait(_Crashed(error))
+                else:
+                    if not handshake.done.is_set():
+                        handshake.fail(
+                            RuntimeError("The app returned without answering the handshake")
+                        )
+        finally:
+            self._app_done.set()
+
+    async def _open(self, tasks: TaskGroup) -> None:
+        timeout = self._timeout
+        self._to_app.send_nowait({"type": "websocket.connect"})
+        tasks.start_soon(self._run_app)
+        self._started = True
+        with anyio.move_on_after(timeout):
+            await self._handshake.done.wait()
+        handshake = self._handshake
+        if not handshake.done.is_set():
+            await self._stop()
+            raise ReceiveTimeout(f"The app did not answer the handshake within {timeout} s")
+        if handshake.error is not None:
+            raise handshake.error
         if handshake.status is not None:
             await self._stop()
             raise HandshakeRejected(
@@ -338,29 +399,36 @@ class TestWebSocket:
     async def _stop(self) -> None:
         """Tell the app the client is gone, then wait for it (bounded by the connect
         timeout, then cancelled) and surface its error."""
-        task = self._task
-        if task is None:
+        if not self._started:
             return
-        if not self._client_gone and not self._app_closed and not task.done():
+        done = self._app_done
+        if not self._client_gone and not self._app_closed and not done.is_set():
             self._client_gone = True
-            self._to_app.put_nowait(self._disconnect(1000, ""))
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self._timeout)
-        except asyncio.TimeoutError:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        while not self._from_app.empty():
-            event = self._from_app.get_nowait()
+            self._to_app.send_nowait(self._disconnect(1000, ""))
+        with anyio.move_on_after(self._timeout):
+            await done.wait()
+        if not done.is_set():
+            self._app_scope.cancel()
+            await done.wait()
+        while True:
+            try:
+                event = self._inbox.receive_nowait()
+            except anyio.WouldBlock:
+                break
             if isinstance(event, _Crashed):
                 raise event.error
+
+    def _close_streams(self) -> None:
+        for stream in (self._to_app, self._app_inbox, self._from_app, self._inbox):
+            stream.close()
 
     # What a test does.
 
     async def send_text(self, data: str) -> None:
-        self._to_app.put_nowait(self._received(text=data))
+        self._to_app.send_nowait(self._received(text=data))
 
     async def send_bytes(self, data: bytes) -> None:
-        self._to_app.put_nowait(self._received(data=data))
+        self._to_app.send_nowait(self._received(data=data))
 
     async def send_json(
         self, value: Any, mode: Literal["text", "binary"] = "text", codec: JSONCodec | None = None
@@ -387,13 +455,16 @@ class TestWebSocket:
         Raises ``ReceiveTimeout`` when nothing arrives in ``timeout`` seconds and
         re-raises the app's own exception if it crashed.
         """
+        if self._final is not None:  # stays closed for later receives
+            raise WebSocketDisconnect(self._final.code, self._final.reason)
         try:
-            event = await asyncio.wait_for(self._from_app.get(), timeout)
-        except asyncio.TimeoutError:
+            with anyio.fail_after(timeout):
+                event = await self._inbox.receive()
+        except TimeoutError:
             raise ReceiveTimeout(f"Nothing received from the app within {timeout} s") from None
         if isinstance(event, _Closed):
             self.close_code, self.close_reason = event.code, event.reason
-            self._from_app.put_nowait(event)  # stays closed for later receives
+            self._final = event
             raise WebSocketDisconnect(event.code, event.reason)
         if isinstance(event, _Crashed):
             raise event.error
@@ -427,13 +498,13 @@ class TestWebSocket:
         if not self._client_gone:
             self._client_gone = True
             code = self.dialect.clean_close_code or code
-            self._to_app.put_nowait(self._disconnect(code, reason))
+            self._to_app.send_nowait(self._disconnect(code, reason))
 
     async def abort(self) -> None:
         """Drop the connection without a close frame, like a reset TCP socket."""
         if not self._client_gone:
             self._client_gone = True
-            self._to_app.put_nowait(self._disconnect(self.dialect.abrupt_close_code, ""))
+            self._to_app.send_nowait(self._disconnect(self.dialect.abrupt_close_code, ""))
 
 
 _CODEC: Final = StdlibCodec()
@@ -508,28 +579,44 @@ async def connect(
 ) -> AsyncIterator[TestWebSocket]:
     """Open an in-process WebSocket to ``app`` at ``url`` (a path, with a query if any).
 
-    Raises ``HandshakeRejected`` when the app closes before accepting or denies
-    with an HTTP response, and the app's own exception if it crashed. On exit
-    the client disconnects (code 1000), the app gets ``timeout`` seconds to
-    finish before it is cancelled, and any exception it raised is re-raised here.
+    Works under asyncio and trio. ``dialect`` is a preset's name (``DIALECTS``:
+    the adapters' configuration names, ``spec``, or a former name in ``ALIASES``)
+    or a ``Dialect``. Raises ``HandshakeRejected`` when the app closes before
+    accepting or denies with an HTTP response, and the app's own exception if it
+    crashed. On exit the client disconnects (code 1000), the app gets ``timeout``
+    seconds to finish before it is cancelled, and any exception it raised is
+    re-raised here.
     """
-    chosen = DIALECTS[dialect] if isinstance(dialect, str) else dialect
+    chosen = get_dialect(dialect)
+    failure: Exception | None = None
     ws = TestWebSocket(app, build_scope(url, chosen, headers, subprotocols), chosen, timeout)
-    await ws._open()
     try:
-        yield ws
+        async with anyio.create_task_group() as tasks:
+            try:
+                await ws._open(tasks)
+                try:
+                    yield ws
+                finally:
+                    await ws._stop()
+            except Exception as error:
+                # Raised below, outside the task group, so it is not wrapped in an
+                # ExceptionGroup: a test's pytest.raises sees the error itself.
+                failure = error
+                tasks.cancel_scope.cancel()
     finally:
-        await ws._stop()
+        ws._close_streams()
+    if failure is not None:
+        raise failure
 
 
 class SyncTestWebSocket:
-    """``TestWebSocket`` for plain (sync) tests: each call runs the loop until it is done."""
+    """``TestWebSocket`` for plain (sync) tests: each call runs on the portal's loop."""
 
     __test__ = False
 
-    def __init__(self, ws: TestWebSocket, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, ws: TestWebSocket, portal: BlockingPortal) -> None:
         self._ws = ws
-        self._loop = loop
+        self._portal = portal
 
     @property
     def subprotocol(self) -> str | None:
@@ -548,33 +635,33 @@ class SyncTestWebSocket:
         return self._ws.close_reason
 
     def send_text(self, data: str) -> None:
-        self._loop.run_until_complete(self._ws.send_text(data))
+        self._portal.call(self._ws.send_text, data)
 
     def send_bytes(self, data: bytes) -> None:
-        self._loop.run_until_complete(self._ws.send_bytes(data))
+        self._portal.call(self._ws.send_bytes, data)
 
     def send_json(self, value: Any, mode: Literal["text", "binary"] = "text") -> None:
-        self._loop.run_until_complete(self._ws.send_json(value, mode))
+        self._portal.call(self._ws.send_json, value, mode)
 
     def receive(self, timeout: float = DEFAULT_TIMEOUT) -> str | bytes:
-        return self._loop.run_until_complete(self._ws.receive(timeout))
+        return self._portal.call(self._ws.receive, timeout)
 
     def receive_text(self, timeout: float = DEFAULT_TIMEOUT) -> str:
-        return self._loop.run_until_complete(self._ws.receive_text(timeout))
+        return self._portal.call(self._ws.receive_text, timeout)
 
     def receive_bytes(self, timeout: float = DEFAULT_TIMEOUT) -> bytes:
-        return self._loop.run_until_complete(self._ws.receive_bytes(timeout))
+        return self._portal.call(self._ws.receive_bytes, timeout)
 
     def receive_json(
         self, mode: Literal["text", "binary"] = "text", timeout: float = DEFAULT_TIMEOUT
     ) -> Any:
-        return self._loop.run_until_complete(self._ws.receive_json(mode, timeout))
+        return self._portal.call(self._ws.receive_json, mode, timeout)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        self._loop.run_until_complete(self._ws.close(code, reason))
+        self._portal.call(self._ws.close, code, reason)
 
     def abort(self) -> None:
-        self._loop.run_until_complete(self._ws.abort())
+        self._portal.call(self._ws.abort)
 
 
 @contextmanager
@@ -586,23 +673,13 @@ def connect_sync(
     subprotocols: Sequence[str] = (),
     dialect: str | Dialect = "spec",
     timeout: float = DEFAULT_TIMEOUT,
+    backend: Backend = "asyncio",
 ) -> Iterator[SyncTestWebSocket]:
-    """``connect`` for sync tests, on a private event loop in the calling thread."""
-    loop = asyncio.new_event_loop()
+    """``connect`` for sync tests. The app runs on an event loop of ``backend``
+    (``"asyncio"`` or ``"trio"``) in an anyio portal thread, which sleeps until
+    the test calls; the test's own thread needs no loop (it may even have one)."""
     manager = connect(
         app, url, headers=headers, subprotocols=subprotocols, dialect=dialect, timeout=timeout
     )
-    try:
-        ws = loop.run_until_complete(manager.__aenter__())
-        try:
-            yield SyncTestWebSocket(ws, loop)
-        except BaseException as error:
-            if not loop.run_until_complete(
-                manager.__aexit__(type(error), error, error.__traceback__)
-            ):
-                raise
-        else:
-            loop.run_until_complete(manager.__aexit__(None, None, None))
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+    with start_blocking_portal(backend) as portal, portal.wrap_async_context_manager(manager) as ws:
+        yield SyncTestWebSocket(ws, portal)

@@ -37,7 +37,12 @@ def test_parse_spec_version(value: object, parsed: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize(
     ("dialect", "quirks"),
-    [("uvicorn", NO_QUIRKS), ("hypercorn", NO_QUIRKS), ("daphne", DAPHNE), ("granian", GRANIAN)],
+    [
+        ("uvicorn-websockets", NO_QUIRKS),
+        ("hypercorn-asyncio", NO_QUIRKS),
+        ("daphne", DAPHNE),
+        ("granian", GRANIAN),
+    ],
 )
 def test_each_servers_scope_shape_is_recognised(dialect: str, quirks: object) -> None:
     assert identify_quirks(build_scope("/", DIALECTS[dialect])) is quirks
@@ -53,8 +58,8 @@ def test_a_test_client_without_spec_version_is_not_mistaken_for_daphne() -> None
 @pytest.mark.parametrize(
     ("dialect", "expected"),
     [
-        ("uvicorn", (True, True, True, True)),
-        ("hypercorn", (True, True, True, True)),
+        ("uvicorn-websockets", (True, True, True, True)),
+        ("hypercorn-asyncio", (True, True, True, True)),
         ("daphne", (False, False, False, False)),
         ("granian", (True, False, False, True)),
     ],
@@ -143,7 +148,7 @@ def test_client_address_is_normalised() -> None:
     async def sink(message: object) -> None:
         return None
 
-    for dialect in ("daphne", "granian", "uvicorn"):
+    for dialect in ("daphne", "granian", "uvicorn-websockets"):
         websocket = WebSocket(build_scope("/", DIALECTS[dialect]), nothing, sink)
         client = websocket.client
         assert client == ("127.0.0.1", 51000)

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.registry import get
+from adapters.registry import get, names
 from lilya_ws.capabilities import Capabilities
-from lilya_ws.testing import DIALECTS, build_scope
+from lilya_ws.testing import ALIASES, DIALECTS, build_scope, get_dialect
 
-PRESET_SERVERS = {
-    "uvicorn": "uvicorn-websockets",
-    "uvicorn-websockets-sansio": "uvicorn-websockets-sansio",
-    "uvicorn-wsproto": "uvicorn-wsproto",
-    "hypercorn": "hypercorn-asyncio",
-    "daphne": "daphne",
-    "granian": "granian",
-}
+PRESETS = sorted(name for name in DIALECTS if name != "spec")
+
+
+def test_presets_are_named_as_the_adapters_configurations() -> None:
+    assert sorted(names()) == PRESETS
+    assert {get_dialect(old).name for old in ALIASES} <= set(PRESETS)
+
+
 ADDRESS_SHAPES = {
     "tuple": "tuple[str, int]",
     "list": "list[int | str]",
@@ -25,9 +25,9 @@ ADDRESS_SHAPES = {
 }
 
 
-@pytest.mark.parametrize(("preset", "server"), sorted(PRESET_SERVERS.items()))
-def test_preset_matches_the_measured_server(preset: str, server: str) -> None:
-    dialect, measured = DIALECTS[preset], get(server).capabilities
+@pytest.mark.parametrize("server", PRESETS)
+def test_preset_matches_the_measured_server(server: str) -> None:
+    dialect, measured = DIALECTS[server], get(server).capabilities
     assert dialect.spec_version == measured.spec_version
     assert dialect.denial_extension == measured.http_response_extension
     assert dialect.has_extensions == measured.scope_has_extensions
@@ -48,10 +48,9 @@ def test_preset_matches_the_measured_server(preset: str, server: str) -> None:
     assert (dialect.close_codes is None) == measured.standard_close_codes
 
 
-@pytest.mark.parametrize("server", sorted(PRESET_SERVERS.values()))
+@pytest.mark.parametrize("server", PRESETS)
 def test_library_capabilities_predict_what_reaches_the_client(server: str) -> None:
-    preset = next(name for name, target in PRESET_SERVERS.items() if target == server)
-    caps = Capabilities.from_scope(build_scope("/", DIALECTS[preset]))
+    caps = Capabilities.from_scope(build_scope("/", DIALECTS[server]))
     measured = get(server).capabilities
     assert caps.accept_headers == measured.accept_headers
     assert caps.close_reason == measured.close_reason

@@ -23,6 +23,7 @@ def run_mypy(*paths: Path) -> tuple[str, int]:
         "starlette_style_app.py",
         "lilya_ws_style_app.py",
         "lifespan_app.py",  # lifespan, HTTP and a WebSocket with lilya_ws.types alone
+        "framework_extras.py",  # Starlette's url_for, session and user, no ignore
     ],
 )
 def test_apps_of_every_typing_school_build_a_websocket_without_cast(app: str) -> None:

@@ -1,56 +1,120 @@
-"""README examples run, so they never rot."""
+"""README examples run, each ```python block on its own in a fresh namespace, so they
+never rot and none leans on another's names."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from lilya.testclient import TestClient as LilyaTestClient
+from mypy import api as mypy_api
+from starlette.testclient import TestClient
 
-from lilya_ws import WebSocketDisconnect
+from lilya_ws import WebSocket, WebSocketDisconnect
+from lilya_ws.testing import AppReceive, AppSend, connect_sync
 
 README = Path(__file__).parent.parent / "README.md"
+TEXT = README.read_text()
+BLOCKS = [
+    (TEXT.count("\n", 0, match.start()) + 2, match.group(1))
+    for match in re.finditer(r"```python\n(.*?)```", TEXT, flags=re.DOTALL)
+]
+"""Each block with the README line its code starts on."""
+
+FRAMEWORK_BLOCKS = {
+    "starlette": "from starlette.applications import Starlette",
+    "fastapi": "from fastapi import FastAPI",
+    "lilya": "from lilya.apps import Lilya",
+}
 
 
-def test_readme_python_examples_run_in_order() -> None:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
-    assert len(blocks) >= 2
-    namespace: dict[str, object] = {"__name__": "readme"}
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)
+def run_block(line: int, code: str) -> dict[str, Any]:
+    """Execute one block in a namespace of its own; its names, for the tests to use."""
+    namespace: dict[str, Any] = {"__name__": f"readme_line_{line}"}
+    padded = "\n" * (line - 1) + code  # tracebacks point at the README's own lines
+    exec(compile(padded, str(README), "exec"), namespace)
+    return namespace
+
+
+def block_with(text: str) -> tuple[int, str]:
+    (found,) = [(line, code) for line, code in BLOCKS if text in code]
+    return found
+
+
+@pytest.mark.parametrize(("line", "code"), BLOCKS, ids=[f"line-{line}" for line, _ in BLOCKS])
+def test_each_python_block_runs_on_its_own(line: int, code: str) -> None:
+    run_block(line, code)
+
+
+def test_the_readme_shows_denials_lifespan_and_three_framework_routes() -> None:
+    assert len(BLOCKS) >= 9
+    for shown in (
+        "send_denial_response(login)",  # lilya_ws.Response
+        "StreamingResponse([",
+        '"lifespan.startup.complete"',
+        *FRAMEWORK_BLOCKS.values(),
+    ):
+        block_with(shown)
+
+
+@pytest.mark.parametrize("framework", sorted(FRAMEWORK_BLOCKS))
+def test_the_framework_blocks_route_to_the_endpoint(framework: str) -> None:
+    app = run_block(*block_with(FRAMEWORK_BLOCKS[framework]))["app"]
+    client = LilyaTestClient(app) if framework == "lilya" else TestClient(app)
+    with client.websocket_connect("/rooms/lobby") as session:
+        assert session.receive_text() == "Welcome to lobby"
+
+
+def test_the_drop_in_class_is_the_type_checked_one() -> None:
+    _, code = block_with("class WebSocket(lilya_ws.WebSocket):")
+    definition = code[code.index("class WebSocket") :]
+    typechecked = (README.parent / "tests" / "typecheck" / "framework_extras.py").read_text()
+    assert definition in typechecked
+
+
+def test_the_lifespan_block_answers_lifespan_and_websocket() -> None:
+    app = run_block(*block_with('"lifespan.startup.complete"'))["app"]
+    with TestClient(app) as client, client.websocket_connect("/") as session:  # lifespan runs
+        session.send_text("hi")
+        assert session.receive_text() == "hi"
+        assert client.get("/missing").status_code == 404
+
+
+def test_every_python_block_type_checks(tmp_path: Path) -> None:
+    files = []
+    for line, code in BLOCKS:
+        path = tmp_path / f"readme_line_{line}.py"
+        path.write_text(code)
+        files.append(str(path))
+    stdout, stderr, status = mypy_api.run(["--strict", "--no-incremental", *files])
+    assert status == 0, stdout + stderr
 
 
 def test_readme_test_command_is_what_ci_runs() -> None:
     ci = (README.parent / ".ci" / "run").read_text()
-    command = re.search(r"&& (\.venv/bin/pytest)\n", README.read_text())
+    command = re.search(r"&& (\.venv/bin/pytest)\n", TEXT)
     assert command is not None
     assert command.group(1) in ci.splitlines()
 
 
 def test_readme_idle_timeout_example_closes_1001() -> None:
-    from lilya_ws.testing import connect_sync
-
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
-    namespace: dict[str, object] = {"__name__": "readme"}
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)
+    namespace = run_block(*block_with("async def chat("))
     chat = namespace["chat"]
-    namespace["WebSocket"] = _short_timeout(namespace["WebSocket"])
-    with connect_sync(chat) as ws:  # type: ignore[arg-type]  # the README's app
+
+    def quick(*args: Any, **kwargs: Any) -> WebSocket:
+        """The README's WebSocket with its 60 s idle timeout cut to 50 ms, for the test."""
+        return WebSocket(*args, **{**kwargs, "receive_timeout": 0.05})
+
+    namespace["WebSocket"] = quick  # the name chat() looks up when it runs
+
+    async def app(scope: dict[str, Any], receive: AppReceive, send: AppSend) -> None:
+        await chat(scope, receive, send)
+
+    with connect_sync(app) as ws:
         ws.send_text("hi")
         assert ws.receive_text() == "hi"
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive(timeout=2)
     assert (closed.value.code, closed.value.reason) == (1001, "Idle timeout")
-
-
-def _short_timeout(websocket_class: object) -> object:
-    """The README's class with its 60 s idle timeout cut to 50 ms, for the test."""
-    assert isinstance(websocket_class, type)
-
-    class Quick(websocket_class):  # type: ignore[misc,valid-type]  # lilya_ws.WebSocket
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            kwargs["receive_timeout"] = 0.05
-            super().__init__(*args, **kwargs)
-
-    return Quick

@@ -25,11 +25,10 @@ from lilya_ws.types import Receive, Scope, Send
 
 
 class WebSocket(lilya_ws.WebSocket):
-    """lilya_ws's WebSocket with Starlette's ``url_for``, ``session``, ``user``, ``auth``."""
+    """lilya_ws's WebSocket with Starlette's url_for, session, user and auth."""
 
     @property
     def connection(self) -> HTTPConnection:
-        """Starlette's view of this connection's scope (``base_url``, ``url_for``...)."""
         scope = self.scope
         return HTTPConnection(scope if isinstance(scope, MutableMapping) else dict(scope))
 
@@ -38,12 +37,10 @@ class WebSocket(lilya_ws.WebSocket):
 
     @property
     def session(self) -> dict[str, Any]:
-        """Needs Starlette's ``SessionMiddleware``."""
         return self.connection.session
 
     @property
     def user(self) -> Any:
-        """Needs Starlette's ``AuthenticationMiddleware``."""
         return self.connection.user
 
     @property

@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -294,11 +294,28 @@ async def measure(
 
 
 async def idle_memory(instances: int) -> dict[str, float]:
-    """Python heap per accepted, idle WebSocket object, beyond the (shared) scope."""
-    scope = make_scope()
+    """Python heap per accepted, idle WebSocket object, beyond the (shared) scope.
 
-    async def receive() -> Message:
-        return CONNECT
+    After the connect message the server has nothing to deliver: a ``receive()``
+    waits, as on a real idle connection (lilya_ws keeps one pending, its read-ahead,
+    which is counted).
+    """
+    scope = make_scope()
+    idle = asyncio.Event()
+
+    def receiver() -> Callable[[], Awaitable[Message]]:
+        """One connection's ``receive``: the connect message, then nothing."""
+        connected = False
+
+        async def receive() -> Message:
+            nonlocal connected
+            if not connected:
+                connected = True
+                return CONNECT
+            await idle.wait()
+            return DISCONNECT
+
+        return receive
 
     async def send(message: Message) -> None:
         pass
@@ -310,24 +327,29 @@ async def idle_memory(instances: int) -> dict[str, float]:
     }
     sizes: dict[str, float] = {}
     for name, cls in classes.items():
-        keep: list[object] = [None] * instances  # allocated before tracing starts
-        await cls(scope, receive, send).accept()  # warm-up outside the trace
+        keep: list[Any] = [None] * instances  # allocated before tracing starts
+        await _accepted(cls(scope, receiver(), send))  # warm-up outside the trace
         gc.collect()
         tracemalloc.start()
         try:
             base, _ = tracemalloc.get_traced_memory()
             for index in range(instances):
-                websocket = cls(scope, receive, send)
-                await websocket.accept()
-                keep[index] = websocket
-            del websocket
+                keep[index] = await _accepted(cls(scope, receiver(), send))
+            await asyncio.sleep(0)  # let the read-ahead tasks start waiting
             gc.collect()
             current, _ = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
         sizes[name] = (current - base) / instances
-        del keep
+        for websocket in keep:
+            await websocket.close()  # stops lilya_ws's read-ahead
     return sizes
+
+
+async def _accepted(websocket: Any) -> Any:
+    """``websocket`` after its handshake: the connect message, then the accept."""
+    await websocket.accept()
+    return websocket
 
 
 def versions() -> dict[str, str]:

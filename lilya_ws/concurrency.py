@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 from lilya_ws.errors import ReceiveTimeout
 
-__all__ = ["Event", "Task", "new_event", "start_task", "wait_with_timeout"]
+__all__ = ["Event", "Task", "call_soon", "new_event", "start_task", "wait_with_timeout"]
 
 T = TypeVar("T")
 
@@ -89,3 +89,13 @@ def start_task(run: Callable[[], Coroutine[Any, Any, None]]) -> Task:
 
     trio.lowlevel.spawn_system_task(scoped)
     return scope
+
+
+def call_soon(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` once the running task next lets the loop run."""
+    if _running_asyncio():
+        asyncio.get_running_loop().call_soon(callback)
+        return
+    import trio
+
+    trio.lowlevel.current_trio_token().run_sync_soon(callback)

@@ -17,7 +17,6 @@ without lilya_ws).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Final
 
@@ -39,7 +38,16 @@ class ReadAhead:
     machine), at arrival: a departure is known before the application receives it.
     """
 
-    __slots__ = ("_arrived", "_error", "_held", "_on_message", "_receive", "_task", "_waiting")
+    __slots__ = (
+        "_error",
+        "_held",
+        "_on_message",
+        "_receive",
+        "_task",
+        "_waiter",
+        "_waiting",
+        "started",
+    )
 
     def __init__(
         self,
@@ -48,10 +56,13 @@ class ReadAhead:
     ) -> None:
         self._receive = receive
         self._on_message = on_message
-        self._held: deque[WebSocketReceiveMessage] = deque()
+        self._held: list[WebSocketReceiveMessage] = []  # rarely more than one: a list
         self._error: Exception | None = None
         self._waiting = False
-        self._arrived: Event = new_event()
+        self._waiter: Event | None = None  # made by the first wait: most connections never do
+        self.started = False
+        """The task has run: a receive of the server's may be pending. Until then,
+        ``cancel`` costs nothing and the application may receive by itself."""
         self._task: Task | None = start_task(self._run)
 
     @property
@@ -65,6 +76,7 @@ class ReadAhead:
         return self._task is None and not self._held and self._error is None
 
     async def _run(self) -> None:
+        self.started = True
         try:
             while True:
                 message = self._on_message(await self._receive())
@@ -83,14 +95,16 @@ class ReadAhead:
             self._wake()
 
     def _wake(self) -> None:
-        self._arrived.set()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None  # one-shot (trio events cannot be cleared)
+            waiter.set()
 
     async def _next_change(self) -> None:
         """Wait until a message arrives or reading stops."""
-        arrived = self._arrived
-        await arrived.wait()
-        if self._arrived is arrived:  # trio events cannot be cleared: a new one
-            self._arrived = new_event()
+        if self._waiter is None:
+            self._waiter = new_event()
+        await self._waiter.wait()
 
     async def take(self) -> WebSocketReceiveMessage | None:
         """The next message read ahead, waiting while reading; None once drained.
@@ -108,7 +122,7 @@ class ReadAhead:
                 await self._next_change()
             finally:
                 self._waiting = False
-        return self._held.popleft()
+        return self._held.pop(0)
 
     async def stopped(self) -> None:
         """Wait until reading stops (a departure, an error, or ``MAX_HELD`` messages)."""

@@ -27,7 +27,7 @@ from lilya_ws.capabilities import (
     identify_quirks,
     is_peer_gone,
 )
-from lilya_ws.concurrency import wait_with_timeout
+from lilya_ws.concurrency import call_soon, wait_with_timeout
 from lilya_ws.datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
 from lilya_ws.errors import (
     ConnectionClosed,
@@ -95,6 +95,16 @@ _NO_LENGTHS: Final = range(0)
 DEPARTURE_WAIT: Final = 1.0
 """Seconds a failed send waits for the server's ``websocket.disconnect`` and its code."""
 
+# What the application did last, for the read-ahead (``WebSocket._last``): it reads
+# ahead only while the app is not receiving, and an alternating echo loop (receive,
+# send, receive...) never starts it.
+_SENT: Final = 0
+"""A send, or nothing since the handshake."""
+_RECEIVING: Final = 1
+"""A receive of the application's is waiting on the server."""
+_RECEIVED: Final = 2
+"""A receive that has returned."""
+
 
 class _Unset:
     """``receive_json``'s default decoder: the JSON value as it is."""
@@ -134,11 +144,11 @@ class WebSocket(Mapping[str, Any]):
         "_fast_receive",
         "_fast_send",
         "_headers",
+        "_last",
         "_max_message_size",
         "_query_params",
         "_receive",
         "_receive_timeout",
-        "_received_last",
         "_send",
         "_send_lengths",
         "_url",
@@ -178,7 +188,7 @@ class WebSocket(Mapping[str, Any]):
         self._fast_send = self._fast_receive = False
         self._send_lengths = _NO_LENGTHS
         self._ahead: ReadAhead | None = None
-        self._received_last = False
+        self._last = _SENT
         self._accepted = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
@@ -373,20 +383,25 @@ class WebSocket(Mapping[str, Any]):
     async def _next_message(self, timeout: float | None) -> WebSocketReceiveMessage:
         """The next message through the client table: what was read ahead, else the server's."""
         ahead = self._ahead
-        if ahead is not None:
+        if ahead is not None and not ahead.started:
+            self._stop_reading()  # the app receives before the read-ahead ever ran: no hop
+        elif ahead is not None:
             taking = ahead.take()
             message = await (taking if timeout is None else wait_with_timeout(taking, timeout))
             if ahead.drained:  # the application receives by itself again: the fast paths may
                 self._ahead = None
                 self._refresh()
             if message is not None:
-                self._received_last = True
+                self._last = _RECEIVED
                 return message
         if self._client_state is DISCONNECTED or self._app_state in (DISCONNECTED, RESPONSE):
             self._raise_closed()
         receiving = self._receive()
-        raw = await (receiving if timeout is None else wait_with_timeout(receiving, timeout))
-        self._received_last = True
+        self._last = _RECEIVING
+        try:
+            raw = await (receiving if timeout is None else wait_with_timeout(receiving, timeout))
+        finally:
+            self._last = _RECEIVED
         return self._take(raw)
 
     def _take(self, message: Mapping[str, Any]) -> WebSocketReceiveMessage:
@@ -435,9 +450,7 @@ class WebSocket(Mapping[str, Any]):
             if self._client_state is DISCONNECTED:
                 self._raise_closed()
             self._check_send_size(checked_payload(message))
-            if not self._received_last and self._ahead is None:
-                self._read_ahead()
-            self._received_last = False
+            self._note_send()
         elif mtype == "websocket.accept":
             message = self._checked_accept(message)
             if self._client_state is CONNECTING:
@@ -462,7 +475,7 @@ class WebSocket(Mapping[str, Any]):
             self.application_state = next_state
         if next_state is CONNECTED and message["type"] == "websocket.accept":
             self._accepted = True
-            self._read_ahead()
+            call_soon(self._read_ahead_if_idle)
         if next_state is DISCONNECTED and self.close_code is None:
             closing = message["type"] == "websocket.close"
             self.close_code = message.get("code", NORMAL_CLOSURE) if closing else ABNORMAL_CLOSURE
@@ -479,9 +492,22 @@ class WebSocket(Mapping[str, Any]):
     def _read_ahead(self) -> None:
         """Keep a receive pending while the application only sends, so a send can tell
         that the peer left (``readahead.py``)."""
-        if self._client_state is CONNECTED and self._ahead is None:
+        if self._client_state is CONNECTED and self._ahead is None and self._last != _RECEIVING:
             self._ahead = ReadAhead(self._receive, self._take)
             self._fast_receive = False
+
+    def _read_ahead_if_idle(self) -> None:
+        """Soon after the handshake: read ahead unless the application has received."""
+        if self._last == _SENT and self._app_state is CONNECTED:
+            self._read_ahead()
+
+    def _note_send(self) -> None:
+        """A send: the second in a row, with nothing received between, reads ahead."""
+        last = self._last
+        if last == _RECEIVED:
+            self._last = _SENT
+        elif last == _SENT and self._ahead is None:
+            self._read_ahead()
 
     def _stop_reading(self) -> None:
         """Stop the read-ahead: the application has closed, or its handler has ended."""
@@ -502,8 +528,10 @@ class WebSocket(Mapping[str, Any]):
             if ahead is not None:
                 with contextlib.suppress(ReceiveTimeout):
                     await wait_with_timeout(ahead.stopped(), DEPARTURE_WAIT)
-        if self._client_state is not DISCONNECTED:  # the server never said: 1006
-            self._stop_reading()
+        if self._client_state is not DISCONNECTED:
+            if self._last == _RECEIVING:  # the app's own receive will get the server's code
+                raise WebSocketDisconnect(ABNORMAL_CLOSURE) from error
+            self._stop_reading()  # the server never said: 1006
             self._record_disconnect({"code": ABNORMAL_CLOSURE})
             self.client_state = DISCONNECTED
         raise self._closed() from error
@@ -609,9 +637,11 @@ class WebSocket(Mapping[str, Any]):
         """Send a text message; checks and errors are those of ``send()``."""
         if data.__class__ is str and (self._fast_send or len(data) in self._send_lengths):
             # The fast path: both sides open and a payload nothing needs to check.
-            if not self._received_last and self._ahead is None:
+            last = self._last  # _note_send, written out
+            if last == _RECEIVED:
+                self._last = _SENT
+            elif last == _SENT and self._ahead is None:
                 self._read_ahead()  # a second send in a row: keep a receive pending
-            self._received_last = False
             try:
                 await self._send({"type": "websocket.send", "text": data})
             except Exception as exc:
@@ -624,9 +654,11 @@ class WebSocket(Mapping[str, Any]):
         """Send a binary message (``bytearray`` and ``memoryview`` are copied to bytes)."""
         if data.__class__ is bytes and (self._fast_send or len(data) in self._send_lengths):
             # send_text's fast path, for bytes.
-            if not self._received_last and self._ahead is None:
+            last = self._last
+            if last == _RECEIVED:
+                self._last = _SENT
+            elif last == _SENT and self._ahead is None:
                 self._read_ahead()
-            self._received_last = False
             try:
                 await self._send({"type": "websocket.send", "bytes": data})
             except Exception as exc:
@@ -650,8 +682,11 @@ class WebSocket(Mapping[str, Any]):
         """The receive fast path: one message's ``key`` payload, or the error that explains
         why there is none (``receive_json`` and the ``iter_*`` helpers)."""
         if self._fast_receive:
-            message = await self._receive()
-            self._received_last = True
+            self._last = _RECEIVING
+            try:
+                message = await self._receive()
+            finally:
+                self._last = _RECEIVED
             payload = message.get(key)
             if payload.__class__ is kind:
                 return payload
@@ -685,8 +720,11 @@ class WebSocket(Mapping[str, Any]):
     async def receive_text(self) -> str:
         """Receive a text message; a binary one raises ``UnexpectedMessageType``."""
         if self._fast_receive:  # _receive_payload's fast path, written out: one coroutine less
-            message = await self._receive()
-            self._received_last = True
+            self._last = _RECEIVING
+            try:
+                message = await self._receive()
+            finally:
+                self._last = _RECEIVED
             text = message.get("text")
             if text.__class__ is str:
                 return text

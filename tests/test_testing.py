@@ -3,11 +3,12 @@ under asyncio and trio alike."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
-import sniffio
+import trio
 
 from lilya_ws import ReceiveTimeout, ServerCapabilityWarning, WebSocket, WebSocketDisconnect
 from lilya_ws.testing import (
@@ -36,7 +37,10 @@ def run(backend: Backend) -> Run:
 
     def runner(body: Callable[[], Awaitable[None]]) -> None:
         async def checked() -> None:
-            assert sniffio.current_async_library() == backend
+            if backend == "trio":
+                trio.lowlevel.current_task()  # raises RuntimeError outside trio
+            else:
+                asyncio.current_task()  # raises RuntimeError outside asyncio
             await body()
 
         anyio.run(checked, backend=backend)

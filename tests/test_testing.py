@@ -117,15 +117,16 @@ def test_an_app_stuck_in_a_loop_is_cancelled_on_exit(run: Run) -> None:
     run(body)
 
 
-def test_app_exception_reaches_the_test(run: Run) -> None:
-    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
-        websocket = WebSocket(scope, receive, send)
-        await websocket.accept()
-        await websocket.receive_text()
-        raise LookupError("bug in the app")
+async def broken_after_a_message(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = WebSocket(scope, receive, send)
+    await websocket.accept()
+    await websocket.receive_text()
+    raise LookupError("bug in the app")
 
+
+def test_app_exception_reaches_the_test(run: Run) -> None:
     async def use() -> None:
-        async with connect(broken) as ws:
+        async with connect(broken_after_a_message) as ws:
             await ws.send_text("boom")
             await ws.receive()
 
@@ -205,14 +206,8 @@ def test_sync_wrapper_surfaces_rejection(backend: Backend) -> None:
 
 
 def test_sync_wrapper_surfaces_the_apps_exception(backend: Backend) -> None:
-    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
-        websocket = WebSocket(scope, receive, send)
-        await websocket.accept()
-        await websocket.receive_text()
-        raise LookupError("bug in the app")
-
     def use() -> None:
-        with connect_sync(broken, backend=backend) as ws:
+        with connect_sync(broken_after_a_message, backend=backend) as ws:
             ws.send_text("boom")
             ws.receive()
 
@@ -220,17 +215,8 @@ def test_sync_wrapper_surfaces_the_apps_exception(backend: Backend) -> None:
         use()
 
 
-def test_presets_are_the_adapters_names_and_the_old_names_still_work() -> None:
-    assert set(DIALECTS) == {
-        "spec",
-        "uvicorn-websockets",
-        "uvicorn-websockets-sansio",
-        "uvicorn-wsproto",
-        "hypercorn-asyncio",
-        "hypercorn-trio",
-        "daphne",
-        "granian",
-    }
+def test_the_old_preset_names_still_work() -> None:
+    """The presets are named as the adapters' configurations (``test_presets.py``)."""
     assert get_dialect("uvicorn") is DIALECTS["uvicorn-websockets"]
     assert get_dialect("hypercorn") is DIALECTS["hypercorn-asyncio"]
     assert set(ALIASES) == {"uvicorn", "hypercorn"}

@@ -22,13 +22,15 @@ import importlib.metadata
 import json
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias
 
 from lilya.websockets import WebSocket as LilyaWebSocket
 from starlette.websockets import WebSocket as StarletteWebSocket
@@ -352,6 +354,96 @@ async def _accepted(websocket: Any) -> Any:
     return websocket
 
 
+INSTRUCTION_SCALES: Final = (1, 3)
+"""Each count runs the workload at these multiples of its size; the difference per unit
+is the figure, so start-up, imports and warm-up cancel out."""
+
+
+Counted: TypeAlias = Framework | Literal["harness"]
+HARNESS: Final = "harness"
+"""``--single harness WORKLOAD`` builds and checks a workload's case with no app run
+(its output check fails): what ``count_instructions`` subtracts from every app."""
+
+
+def run_single(framework: Counted, workload: Workload, messages: int, connections: int) -> int:
+    """Run one app over one workload once (the child process of ``count_instructions``)."""
+    case = build_case(workload, messages, connections)
+    if framework == HARNESS:
+        case.check([])
+        return 0
+    _, problem = asyncio.run(run_once(APPS[framework][workload], make_scope(), case))
+    if problem is not None:
+        print(f"NOT VERIFIED {workload} {framework}: {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def count_instructions(framework: Counted, workload: Workload, units: int) -> float:
+    """Instructions per message (per connection for connect) of one app, by callgrind.
+
+    Instruction counts repeat within a fraction of a per cent where timings swing
+    by tens of per cent, so differences of a few per cent between layers show.
+    """
+    totals: list[int] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for scale in INSTRUCTION_SCALES:
+            out = Path(tmp) / f"callgrind.{scale}"
+            size = str(units * scale)
+            subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    f"--callgrind-out-file={out}",
+                    sys.executable,
+                    "-m",
+                    "bench.inprocess",
+                    "--single",
+                    framework,
+                    workload,
+                    "--messages",
+                    size,
+                    "--connections",
+                    size,
+                ],
+                check=True,
+                capture_output=True,
+            )
+            totals.append(_callgrind_total(out))
+    return (totals[1] - totals[0]) / (units * (INSTRUCTION_SCALES[1] - INSTRUCTION_SCALES[0]))
+
+
+def _callgrind_total(path: Path) -> int:
+    for line in path.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise ValueError(f"no total in {path}")
+
+
+def instruction_table(workloads: Sequence[Workload], units: int) -> list[dict[str, Any]]:
+    """Instructions per unit of every app on every workload (the harness's own work
+    subtracted), with ratios to raw and to the ``wrapper`` floor of the same run."""
+    rows: list[dict[str, Any]] = []
+    for workload in workloads:
+        harness = count_instructions(HARNESS, workload, units)
+        counts = {app: count_instructions(app, workload, units) - harness for app in FRAMEWORKS}
+        for app, count in counts.items():
+            rows.append(
+                {
+                    "workload": workload,
+                    "app": app,
+                    "instructions": round(count),
+                    "ratio_raw": count / counts["raw"],
+                    "ratio_wrapper": count / counts["wrapper"],
+                }
+            )
+            print(
+                f"{workload:<12} {app:<10} {count:>9,.0f} x{count / counts['raw']:.3f} raw"
+                f"  x{count / counts['wrapper']:.3f} wrapper",
+                flush=True,
+            )
+    return rows
+
+
 def versions() -> dict[str, str]:
     """The interpreter and the package versions the numbers belong to."""
     found = {"python": platform.python_version(), "platform": platform.platform()}
@@ -393,11 +485,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memory-instances", type=int, default=MEMORY_INSTANCES)
     parser.add_argument("--workload", action="append", choices=WORKLOADS, dest="workloads")
     parser.add_argument("--json", type=Path, metavar="PATH", help="save the results as JSON")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per message with valgrind's callgrind instead of timing",
+    )
+    parser.add_argument(
+        "--single", nargs=2, metavar=("APP", "WORKLOAD"), help=argparse.SUPPRESS
+    )  # one counted run, in callgrind's child process
     args = parser.parse_args(argv)
+    if args.single is not None:
+        framework, workload = args.single
+        if framework not in (*FRAMEWORKS, HARNESS) or workload not in WORKLOADS:
+            parser.error(f"--single takes one of {FRAMEWORKS} and one of {WORKLOADS}")
+        return run_single(framework, workload, args.messages, args.connections)
     if args.smoke:
         args.messages, args.connections, args.rounds, args.repeats = 200, 100, 1, 1
         args.memory_instances = 200
     workloads: list[Workload] = args.workloads or list(WORKLOADS)
+    if args.instructions:
+        units = args.messages if args.smoke else 1_000
+        table = instruction_table(workloads, units)
+        if args.json is not None:
+            report = {"environment": versions(), "units": units, "instructions": table}
+            args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        return 0
 
     rows = asyncio.run(
         measure(workloads, args.messages, args.connections, args.rounds, args.repeats)

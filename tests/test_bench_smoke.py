@@ -78,3 +78,25 @@ def test_instructions_smoke_verifies_every_app(
     assert report["verified"] is True
     assert all(row["verified"] for row in results), [r for r in results if not r["verified"]]
     assert all(row["instructions_per_msg"] > 0 and row["ratio"] > 0 for row in results)
+
+
+@pytest.mark.parametrize("app", [*FRAMEWORKS, "harness"])
+def test_inprocess_single_run_is_verified(app: str) -> None:
+    """The child run that ``--instructions`` counts checks its output like a timed run."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.inprocess", "--single", app, "text", "--messages", "50"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+@pytest.mark.integration
+def test_inprocess_instruction_count_is_positive(require_server: RequireServer) -> None:
+    require_server("valgrind", None if find_valgrind() else "valgrind is not installed")
+    from bench.inprocess import count_instructions
+
+    assert count_instructions("lilya_ws", "text", 100) > count_instructions("harness", "text", 100)

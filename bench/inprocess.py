@@ -20,6 +20,7 @@ import asyncio
 import gc
 import importlib.metadata
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -407,6 +408,8 @@ def count_instructions(framework: Counted, workload: Workload, units: int) -> fl
                 ],
                 check=True,
                 capture_output=True,
+                # The same string hashes every run: dict probes, hence counts, repeat.
+                env={**os.environ, "PYTHONHASHSEED": "0"},
             )
             totals.append(_callgrind_total(out))
     return (totals[1] - totals[0]) / (units * (INSTRUCTION_SCALES[1] - INSTRUCTION_SCALES[0]))

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, overload
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 
 from lilya_ws.errors import LilyaWSError, WebSocketDisconnect
 from lilya_ws.json import JSONCodec
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["CLOSE_TIMEOUT", "Endpoint", "Handler", "endpoint"]
 
 Handler = Callable[[WebSocket], Awaitable[None]]
+W = TypeVar("W", bound=WebSocket)
 HTTPApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 CLOSE_TIMEOUT: Final = 5.0
@@ -54,26 +55,60 @@ _NOT_FOUND: Final = Response("Not Found", status_code=404)
 _SERVER_ERROR: Final = Response("Internal Server Error", status_code=500)
 
 
-class Endpoint:
+class Endpoint(Generic[W]):
     """An ASGI app made from ``handler``; build it with :func:`endpoint`.
 
     It is an ASGI app, not a function, so Starlette's, FastAPI's and Lilya's
     ``WebSocketRoute`` call it as one: the router's path parameters reach the
-    handler as ``websocket.path_params``.
+    handler as ``websocket.path_params``. ``websocket_class`` (a subclass of
+    ``WebSocket``, such as one with a framework's ``url_for``) is what the
+    handler gets.
     """
 
-    __slots__ = ("handler", "http", "json_codec", "max_message_size", "receive_timeout")
+    __slots__ = (
+        "handler",
+        "http",
+        "json_codec",
+        "max_message_size",
+        "receive_timeout",
+        "websocket_class",
+    )
 
+    @overload
     def __init__(
-        self,
+        self: Endpoint[WebSocket],
         handler: Handler,
         *,
         http: HTTPApp | None = None,
         json_codec: JSONCodec | None = None,
         max_message_size: int | None = None,
         receive_timeout: float | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        handler: Callable[[W], Awaitable[None]],
+        *,
+        websocket_class: type[W],
+        http: HTTPApp | None = None,
+        json_codec: JSONCodec | None = None,
+        max_message_size: int | None = None,
+        receive_timeout: float | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        handler: Callable[[Any], Awaitable[None]],
+        *,
+        websocket_class: type[Any] = WebSocket,
+        http: HTTPApp | None = None,
+        json_codec: JSONCodec | None = None,
+        max_message_size: int | None = None,
+        receive_timeout: float | None = None,
     ) -> None:
-        self.handler = handler
+        self.handler: Callable[[W], Awaitable[None]] = handler
+        self.websocket_class: type[W] = websocket_class
         self.http = http
         self.json_codec = json_codec
         self.max_message_size = max_message_size
@@ -93,7 +128,7 @@ class Endpoint:
             await _lifespan(listen, emit)
 
     async def _serve(self, scope: Mapping[str, Any], receive: AnyReceive, send: AnySend) -> None:
-        websocket = WebSocket(
+        websocket = self.websocket_class(
             scope,
             receive,
             send,
@@ -149,12 +184,23 @@ async def _lifespan(
             return
 
 
-def _name(handler: Handler) -> str:
+def _name(handler: Callable[..., Any]) -> str:
     return getattr(handler, "__qualname__", repr(handler))
 
 
 @overload
-def endpoint(handler: Handler, /) -> Endpoint: ...
+def endpoint(handler: Handler, /) -> Endpoint[WebSocket]: ...
+
+
+@overload
+def endpoint(
+    *,
+    websocket_class: type[W],
+    http: HTTPApp | None = None,
+    json_codec: JSONCodec | None = None,
+    max_message_size: int | None = None,
+    receive_timeout: float | None = None,
+) -> Callable[[Callable[[W], Awaitable[None]]], Endpoint[W]]: ...
 
 
 @overload
@@ -164,27 +210,30 @@ def endpoint(
     json_codec: JSONCodec | None = None,
     max_message_size: int | None = None,
     receive_timeout: float | None = None,
-) -> Callable[[Handler], Endpoint]: ...
+) -> Callable[[Handler], Endpoint[WebSocket]]: ...
 
 
 def endpoint(
     handler: Handler | None = None,
     /,
     *,
+    websocket_class: type[Any] = WebSocket,
     http: HTTPApp | None = None,
     json_codec: JSONCodec | None = None,
     max_message_size: int | None = None,
     receive_timeout: float | None = None,
-) -> Endpoint | Callable[[Handler], Endpoint]:
+) -> Endpoint[Any] | Callable[[Callable[[Any], Awaitable[None]]], Endpoint[Any]]:
     """Make ``handler`` an ASGI app (:class:`Endpoint`); with options, a decorator.
 
-    ``http`` answers plain HTTP requests (default: 404); the other options are
+    ``http`` answers plain HTTP requests (default: 404); ``websocket_class`` is
+    the class the handler gets (a ``WebSocket`` subclass); the other options are
     the ``WebSocket``'s.
     """
 
-    def build(handler: Handler) -> Endpoint:
+    def build(handler: Callable[[Any], Awaitable[None]]) -> Endpoint[Any]:
         return Endpoint(
             handler,
+            websocket_class=websocket_class,
             http=http,
             json_codec=json_codec,
             max_message_size=max_message_size,

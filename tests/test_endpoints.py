@@ -168,3 +168,20 @@ def test_an_endpoint_is_an_asgi_app_not_a_function() -> None:
     """Frameworks' routers call class instances as ASGI apps, functions as handlers."""
     assert isinstance(returns_open, Endpoint)
     assert repr(returns_open) == "Endpoint(returns_open)"
+
+
+async def test_the_handler_gets_the_websocket_class_asked_for() -> None:
+    class Named(WebSocket):
+        __slots__ = ()
+
+        @property
+        def name(self) -> str:
+            return "named"
+
+    @endpoint(websocket_class=Named)
+    async def greet(websocket: Named) -> None:
+        await websocket.accept()
+        await websocket.send_text(websocket.name)
+
+    async with connect(greet) as ws:
+        assert await ws.receive_text() == "named"

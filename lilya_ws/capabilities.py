@@ -70,6 +70,9 @@ class ServerQuirks:
     """Largest message (bytes) the server will send; bigger ones fail in the server."""
     close_codes: tuple[range, ...] | None = None
     """The only close codes the server will send, when it restricts them."""
+    defers_close_reply: bool = False
+    """The server answers a client's close frame only once the application sends its
+    own close or returns: until then the client waits."""
     unchecked_lengths: range = field(init=False)
     """Payload lengths (``str`` characters or bytes) that pass both limits above
     whatever the content, so a send of one needs no check: a character is at
@@ -103,6 +106,7 @@ GRANIAN: Final = ServerQuirks(
     "granian",
     drops_accept_headers=True,  # declares 2.3 but never sends them
     streams_denial_body=False,  # only the last body part reaches the client
+    defers_close_reply=True,  # adapters/DIALECTS.md: defers-close-reply
 )
 
 

@@ -34,13 +34,15 @@ MAX_HELD: Final = 16
 class ReadAhead:
     """Reads the server's messages in a background task until someone takes one.
 
-    ``take`` hands each message to ``on_message`` first (the WebSocket's state
-    machine), at arrival: a departure is known before the application receives it.
+    Each message goes to ``on_message`` first (the WebSocket's state machine), at
+    arrival: a departure is known before the application receives it, and
+    ``on_departure`` runs then.
     """
 
     __slots__ = (
         "_error",
         "_held",
+        "_on_departure",
         "_on_message",
         "_receive",
         "_task",
@@ -53,9 +55,11 @@ class ReadAhead:
         self,
         receive: Callable[[], Awaitable[Mapping[str, object]]],
         on_message: Callable[[Mapping[str, object]], WebSocketReceiveMessage],
+        on_departure: Callable[[], Awaitable[None]],
     ) -> None:
         self._receive = receive
         self._on_message = on_message
+        self._on_departure = on_departure
         self._held: list[WebSocketReceiveMessage] = []  # rarely more than one: a list
         self._error: Exception | None = None
         self._waiting = False
@@ -81,11 +85,11 @@ class ReadAhead:
             while True:
                 message = self._on_message(await self._receive())
                 self._held.append(message)
-                if (
-                    self._waiting
-                    or message["type"] == "websocket.disconnect"
-                    or len(self._held) >= MAX_HELD
-                ):
+                if message["type"] == "websocket.disconnect":
+                    self._task = None  # reading is over: the departure hook may cancel nothing
+                    await self._on_departure()
+                    break
+                if self._waiting or len(self._held) >= MAX_HELD:
                     break
                 self._wake()
         except Exception as exc:  # kept for the application's next receive

@@ -139,6 +139,7 @@ class WebSocket(Mapping[str, Any]):
         "_app_state",
         "_capabilities",
         "_client_state",
+        "_close_answered",
         "_codec",
         "_cookies",
         "_fast_receive",
@@ -190,6 +191,7 @@ class WebSocket(Mapping[str, Any]):
         self._ahead: ReadAhead | None = None
         self._last = _SENT
         self._accepted = False
+        self._close_answered = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
 
@@ -378,7 +380,10 @@ class WebSocket(Mapping[str, Any]):
         instead of waiting on a server that will never answer. ``timeout``
         (default: the WebSocket's ``receive_timeout``) raises ``ReceiveTimeout``.
         """
-        return await self._next_message(self._receive_timeout if timeout is None else timeout)
+        message = await self._next_message(self._receive_timeout if timeout is None else timeout)
+        if message["type"] == "websocket.disconnect":
+            await self._answer_close()
+        return message
 
     async def _next_message(self, timeout: float | None) -> WebSocketReceiveMessage:
         """The next message through the client table: what was read ahead, else the server's."""
@@ -493,7 +498,7 @@ class WebSocket(Mapping[str, Any]):
         """Keep a receive pending while the application only sends, so a send can tell
         that the peer left (``readahead.py``)."""
         if self._client_state is CONNECTED and self._ahead is None and self._last != _RECEIVING:
-            self._ahead = ReadAhead(self._receive, self._take)
+            self._ahead = ReadAhead(self._receive, self._take, self._answer_close)
             self._fast_receive = False
 
     def _read_ahead_if_idle(self) -> None:
@@ -516,6 +521,19 @@ class WebSocket(Mapping[str, Any]):
             self._ahead = None
             ahead.cancel()
             self._refresh()
+
+    async def _answer_close(self) -> None:
+        """The client has closed: where the server answers only once the application
+        closes (granian), close now, so the client is not left waiting on the app."""
+        if (
+            self._app_state is CONNECTED
+            and not self._close_answered
+            and self.capabilities.quirks.defers_close_reply
+        ):
+            # The app has not closed: its state stays, and close() stays a no-op.
+            self._close_answered = True
+            with contextlib.suppress(Exception):  # the reply is a courtesy to a departed peer
+                await self._send({"type": "websocket.close", "code": NORMAL_CLOSURE})
 
     async def _send_failed(self, error: Exception) -> None:
         """Raise ``WebSocketDisconnect`` when the server's ``send`` failed because the peer
@@ -702,6 +720,7 @@ class WebSocket(Mapping[str, Any]):
     async def _payload_of(self, message: WebSocketReceiveMessage, kind: type[P]) -> P:
         """Off the fast path: the payload of ``kind``, or the error that explains why not."""
         if message["type"] == "websocket.disconnect":
+            await self._answer_close()
             raise WebSocketDisconnect(message["code"], message["reason"])
         if message["type"] != "websocket.receive":
             raise WebSocketStateError(f'Unexpected "{message["type"]}" while receiving data')

@@ -703,3 +703,23 @@ async def test_non_utf8_json_is_invalid_json_with_the_bytes_kept(payload: bytes)
         await ws.receive_json(mode="binary")
     assert invalid.value.payload == payload
     assert ws.application_state is WebSocketState.CONNECTED  # still open: the app decides
+
+
+GRANIAN_EXTENSIONS: dict[str, Any] = {"websocket.http.response": {}, "http.response.pathsend": {}}
+
+
+@pytest.mark.parametrize(("extensions", "answered"), [(GRANIAN_EXTENSIONS, True), ({}, False)])
+async def test_a_client_close_is_answered_where_the_server_waits_for_the_app(
+    extensions: dict[str, Any], answered: bool
+) -> None:
+    """granian answers a client's close frame only once the app closes (DIALECTS.md)."""
+    rec = Recorder(CONNECT, {"type": "websocket.disconnect", "code": 4001})
+    rec.scope["extensions"] = extensions
+    ws = rec.websocket()
+    await ws.accept()
+    with pytest.raises(WebSocketDisconnect):
+        await ws.receive_text()
+    closes = [m for m in rec.sent if m["type"] == "websocket.close"]
+    assert closes == ([{"type": "websocket.close", "code": 1000}] if answered else [])
+    await ws.close()  # the app's own close: nothing more is sent
+    assert [m for m in rec.sent if m["type"] == "websocket.close"] == closes

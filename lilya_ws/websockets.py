@@ -752,7 +752,17 @@ class WebSocket(Mapping[str, Any]):
 
     async def receive_bytes(self) -> bytes:
         """Receive a binary message; a text one raises ``UnexpectedMessageType``."""
-        return await self._receive_payload("bytes", bytes)
+        if self._fast_receive:  # receive_text's fast path, for bytes
+            self._last = _RECEIVING
+            try:
+                message = await self._receive()
+            finally:
+                self._last = _RECEIVED
+            data = message.get("bytes")
+            if data.__class__ is bytes:
+                return data
+            return await self._payload_of(self._take(message), bytes)
+        return await self._receive_checked(bytes)
 
     @overload
     async def receive_json(self, mode: Mode = "text") -> Any: ...

@@ -362,7 +362,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     },
     {
         "name": "endpoint-http-and-lifespan",
-        "title": "an endpoint served alone: HTTP GET gets 404, lifespan answered, no warning",
+        "title": "an endpoint alone: HTTP GET gets 404, lifespan answered, no app error logged",
         "transport": "ws",
         "expect": {
             "app": {"server log: lifespan, warnings, errors": []},

@@ -20,6 +20,7 @@ import importlib
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Final, TypeAlias, cast
+from urllib.parse import parse_qs
 
 import anyio
 
@@ -422,11 +423,19 @@ async def app(scope: Scope, receive: RawReceive, send: RawSend) -> None:
     """The served app: ``/endpoint/...`` to the endpoint apps, everything else to ``scenarios``.
 
     The endpoint apps are imported on first use, so that a library without
-    ``lilya_ws.endpoint`` fails those scenarios only.
+    ``lilya_ws.endpoint`` fails those scenarios only. An exception that escapes an
+    endpoint (to the server) is tallied under the connection's ``?token=``.
     """
     if scope["type"] != "lifespan" and str(scope.get("path", "")).startswith(p.ENDPOINT_ROUTE):
         module, _, attr = p.ENDPOINT_APP.partition(":")
         endpoint_app = cast(RawApp, getattr(importlib.import_module(module), attr))
-        await endpoint_app(scope, receive, send)
+        try:
+            await endpoint_app(scope, receive, send)
+        except Exception as exc:
+            query = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
+            token = query.get("token", [""])[0]
+            if kit.valid_token(token):
+                kit.mailbox.tally(token, kit.qualname(type(exc)))
+            raise
     else:
         await scenarios(scope, receive, send)

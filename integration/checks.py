@@ -478,3 +478,27 @@ async def close_race(target: Target) -> Outcome:
 
 
 _CLOSE_DISCONNECT: Final = "close: WebSocketDisconnect"
+
+
+@check("endpoint-close-race")
+async def endpoint_close_race(target: Target) -> Outcome:
+    """An endpoint returns after accept (lilya_ws closes 1000) as the client closes,
+    :data:`RACES` times: no exception escapes the endpoint to the server."""
+    token = new_token()
+    completed = 0
+    try:
+        for _ in range(RACES):
+            path = f"{p.ENDPOINT_ROUTE}return-after-accept?token={token}"
+            async with open_ws(target, path) as ws:
+                with contextlib.suppress(ConnectionClosed):
+                    await bounded(ws.close())
+            completed += 1
+        escaped = await tally(target, token)
+        async with open_ws(target, "/echo") as ws:
+            await ws.send("still serving?")
+            serving = await recv(ws) == "still serving?"
+    except (OSError, WebSocketException):  # the server stopped serving
+        escaped, serving = [], False
+    app: JSON = {"exceptions escaping the endpoint": sorted(set(escaped))}
+    client: JSON = {"connections": completed, "server still serving": serving}
+    return {"app": app, "client": client}

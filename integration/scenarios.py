@@ -370,6 +370,17 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         },
     },
     {
+        "name": "endpoint-close-race",
+        "runs_last": True,
+        "title": "lilya_ws.endpoint returns after accept as the client closes, 200 times: "
+        "no exception escapes to the server; the server keeps serving",
+        "transport": "ws",
+        "expect": {
+            "app": {"exceptions escaping the endpoint": []},
+            "client": {"connections": 200, "server still serving": True},
+        },
+    },
+    {
         "name": "close-race",
         "runs_last": True,
         "title": "close() as the client's close frame arrives, 200 times: returns or "

@@ -448,33 +448,39 @@ _LOG_NOISE: Final = re.compile(r"lifespan|error|exception|traceback", re.IGNOREC
 deprecation warnings about itself are not the app's doing)."""
 
 
-@check("close-race")
-async def close_race(target: Target) -> Outcome:
-    """The app closes as the client's close frame arrives, :data:`RACES` times."""
+async def _race(target: Target, path: str, *, message: str | None) -> tuple[int, list[str], bool]:
+    """Open ``path`` :data:`RACES` times, send ``message`` if any, close at once: the
+    connections completed, what the apps tallied, and whether the server still serves."""
     token = new_token()
     completed = 0
     try:
         for _ in range(RACES):
-            async with open_ws(target, f"/close-race?token={token}") as ws:
-                await ws.send("go")
+            async with open_ws(target, f"{path}?token={token}") as ws:
+                if message is not None:
+                    await ws.send(message)
                 with contextlib.suppress(ConnectionClosed):
                     await bounded(ws.close(p.CLIENT_CLOSE_CODE, p.CLIENT_CLOSE_REASON))
             completed += 1
-        outcomes = await tally(target, token)
+        tallied = await tally(target, token)
         async with open_ws(target, "/echo") as ws:
             await ws.send("still serving?")
             serving = await recv(ws) == "still serving?"
     except (OSError, WebSocketException):  # the server stopped serving
-        outcomes, serving = [], False
+        return completed, [], False
+    return completed, tallied, serving
+
+
+@check("close-race")
+async def close_race(target: Target) -> Outcome:
+    """The app closes as the client's close frame arrives, :data:`RACES` times."""
+    completed, outcomes, serving = await _race(target, "/close-race", message="go")
     unexpected = sorted({o for o in outcomes if o not in ("close: returned", _CLOSE_DISCONNECT)})
     app: JSON = {
         "close() outcomes": len(outcomes),
         "other than returned or WebSocketDisconnect": unexpected,
     }
-    return {
-        "app": app,
-        "client": {"connections": completed, "server still serving": serving},
-    }
+    client: JSON = {"connections": completed, "server still serving": serving}
+    return {"app": app, "client": client}
 
 
 _CLOSE_DISCONNECT: Final = "close: WebSocketDisconnect"
@@ -484,21 +490,8 @@ _CLOSE_DISCONNECT: Final = "close: WebSocketDisconnect"
 async def endpoint_close_race(target: Target) -> Outcome:
     """An endpoint returns after accept (lilya_ws closes 1000) as the client closes,
     :data:`RACES` times: no exception escapes the endpoint to the server."""
-    token = new_token()
-    completed = 0
-    try:
-        for _ in range(RACES):
-            path = f"{p.ENDPOINT_ROUTE}return-after-accept?token={token}"
-            async with open_ws(target, path) as ws:
-                with contextlib.suppress(ConnectionClosed):
-                    await bounded(ws.close())
-            completed += 1
-        escaped = await tally(target, token)
-        async with open_ws(target, "/echo") as ws:
-            await ws.send("still serving?")
-            serving = await recv(ws) == "still serving?"
-    except (OSError, WebSocketException):  # the server stopped serving
-        escaped, serving = [], False
+    path = p.ENDPOINT_ROUTE + "return-after-accept"
+    completed, escaped, serving = await _race(target, path, message=None)
     app: JSON = {"exceptions escaping the endpoint": sorted(set(escaped))}
     client: JSON = {"connections": completed, "server still serving": serving}
     return {"app": app, "client": client}

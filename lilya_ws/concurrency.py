@@ -10,8 +10,9 @@ server measured (``adapters/DIALECTS.md``) takes its messages from a queue whose
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from lilya_ws.errors import ReceiveTimeout
 
@@ -91,10 +92,14 @@ def start_task(run: Callable[[], Coroutine[Any, Any, None]]) -> Task:
     return scope
 
 
+_NO_CONTEXT: Final = contextvars.Context()
+"""``call_soon``'s callbacks read no context variable: none is copied for them."""
+
+
 def call_soon(callback: Callable[[], None]) -> None:
     """Call ``callback()`` once the running task next lets the loop run."""
     if _running_asyncio():
-        asyncio.get_running_loop().call_soon(callback)
+        asyncio.get_running_loop().call_soon(callback, context=_NO_CONTEXT)
         return
     import trio
 

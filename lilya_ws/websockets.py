@@ -697,8 +697,8 @@ class WebSocket(Mapping[str, Any]):
     # Receiving data.
 
     async def _receive_payload(self, key: Literal["text", "bytes"], kind: type[P]) -> P:
-        """The receive fast path: one message's ``key`` payload, or the error that explains
-        why there is none (``receive_json`` and the ``iter_*`` helpers)."""
+        """The receive fast path, for every data receive: one message's ``key`` payload,
+        or the error that explains why there is none."""
         if self._fast_receive:
             self._last = _RECEIVING
             try:
@@ -752,17 +752,7 @@ class WebSocket(Mapping[str, Any]):
 
     async def receive_bytes(self) -> bytes:
         """Receive a binary message; a text one raises ``UnexpectedMessageType``."""
-        if self._fast_receive:  # receive_text's fast path, for bytes
-            self._last = _RECEIVING
-            try:
-                message = await self._receive()
-            finally:
-                self._last = _RECEIVED
-            data = message.get("bytes")
-            if data.__class__ is bytes:
-                return data
-            return await self._payload_of(self._take(message), bytes)
-        return await self._receive_checked(bytes)
+        return await self._receive_payload("bytes", bytes)
 
     @overload
     async def receive_json(self, mode: Mode = "text") -> Any: ...
@@ -796,7 +786,7 @@ class WebSocket(Mapping[str, Any]):
         """Yield text messages until the peer disconnects (the code stays on ``close_code``)."""
         with contextlib.suppress(WebSocketDisconnect):
             while True:
-                yield await self.receive_text()
+                yield await self._receive_payload("text", str)
 
     async def iter_bytes(self) -> AsyncGenerator[bytes, None]:
         """Yield binary messages until the peer disconnects."""
@@ -880,6 +870,8 @@ class WebSocket(Mapping[str, Any]):
     def _checked_close(self, message: Mapping[str, Any]) -> Mapping[str, Any]:
         code = message.get("code", NORMAL_CLOSURE)
         reason = message.get("reason")
+        if code == NORMAL_CLOSURE and not reason and code.__class__ is int:
+            return message  # every server sends a plain 1000: nothing to check
         validate_close(code, reason)
         quirks = self.capabilities.quirks
         if not quirks.can_close_with(code) and self._app_state is CONNECTED:

@@ -462,7 +462,7 @@ class WebSocket(Mapping[str, Any]):
                 await self._await_connect()
         elif mtype == "websocket.close":
             message = self._checked_close(message)
-            self._stop_reading()
+            # A running read-ahead goes on: it takes the peer's answer (wait_closed).
             if self._client_state is DISCONNECTED:
                 # The peer already left: the connection is closed, as asked.
                 self.application_state = DISCONNECTED
@@ -515,7 +515,7 @@ class WebSocket(Mapping[str, Any]):
             self._read_ahead()
 
     def _stop_reading(self) -> None:
-        """Stop the read-ahead: the application has closed, or its handler has ended."""
+        """Stop the read-ahead: the peer is gone, or it never ran."""
         ahead = self._ahead
         if ahead is not None:
             self._ahead = None
@@ -569,8 +569,14 @@ class WebSocket(Mapping[str, Any]):
             await wait_with_timeout(self._drain(), timeout)
 
     async def _drain(self) -> None:
+        """Take the server's messages until its disconnect; one receive at a time."""
         while self._client_state is not DISCONNECTED:
-            self._take(await self._receive())
+            ahead = self._ahead
+            if ahead is None:
+                self._take(await self._receive())
+            else:  # the read-ahead's receive is the pending one: let it finish
+                await ahead.stopped()
+                self._ahead = None  # what it held is discarded: the app has closed
 
     # Handshake.
 

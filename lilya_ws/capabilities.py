@@ -26,6 +26,7 @@ __all__ = [
     "DENIAL_RESPONSE_EXTENSION",
     "EVERY_LENGTH",
     "GRANIAN",
+    "HYPERCORN",
     "NO_QUIRKS",
     "Capabilities",
     "ServerQuirks",
@@ -70,6 +71,10 @@ class ServerQuirks:
     """Largest message (bytes) the server will send; bigger ones fail in the server."""
     close_codes: tuple[range, ...] | None = None
     """The only close codes the server will send, when it restricts them."""
+    waits_for_close_reply: bool = False
+    """The application must not return before the peer has answered its close: the
+    server closes the socket without its send lock, and the race kills its trio
+    worker (``adapters/DIALECTS.md``, close race). ``close()`` waits for the answer."""
     defers_close_reply: bool = False
     """The server answers a client's close frame only once the application sends its
     own close or returns: until then the client waits."""
@@ -130,13 +135,17 @@ def is_peer_gone(error: BaseException) -> bool:
     return f"{cls.__module__}.{cls.__qualname__}" in PEER_GONE_ERRORS
 
 
+HYPERCORN: Final = ServerQuirks("hypercorn", waits_for_close_reply=True)
+
+
 def identify_quirks(scope: Mapping[str, Any]) -> ServerQuirks:
     """Recognise a server with known quirks from the shape of its scope.
 
     daphne 4 is the only server measured whose WebSocket scope has neither
     ``extensions`` nor ``scheme`` nor a ``spec_version``; granian 2 is the only
     one that advertises its HTTP-only ``http.response.pathsend`` extension on
-    WebSocket scopes.
+    WebSocket scopes; hypercorn 0.18 the only one with extensions that declares
+    ASGI spec 2.3 without it.
     """
     extensions = scope.get("extensions")
     if extensions is None:
@@ -146,6 +155,8 @@ def identify_quirks(scope: Mapping[str, Any]) -> ServerQuirks:
         return NO_QUIRKS
     if "http.response.pathsend" in extensions:
         return GRANIAN
+    if (scope.get("asgi") or {}).get("spec_version") == "2.3":
+        return HYPERCORN
     return NO_QUIRKS
 
 

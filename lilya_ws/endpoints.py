@@ -35,7 +35,7 @@ from lilya_ws.errors import LilyaWSError, WebSocketDisconnect
 from lilya_ws.json import JSONCodec
 from lilya_ws.responses import Response
 from lilya_ws.states import CONNECTED, CONNECTING, RESPONSE
-from lilya_ws.websockets import WebSocket
+from lilya_ws.websockets import CLOSE_TIMEOUT, WebSocket
 
 if TYPE_CHECKING:
     from lilya_ws.types import AnyReceive, AnySend
@@ -46,8 +46,6 @@ Handler = Callable[[WebSocket], Awaitable[None]]
 W = TypeVar("W", bound=WebSocket)
 HTTPApp = Callable[[Any, Any, Any], Awaitable[None]]
 
-CLOSE_TIMEOUT: Final = 5.0
-"""Seconds an endpoint waits for the peer to answer its close before returning."""
 
 logger: Final = logging.getLogger("lilya_ws")
 

@@ -77,6 +77,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APP_TRANSITIONS",
     "CLIENT_TRANSITIONS",
+    "CLOSE_TIMEOUT",
     "Mode",
     "WebSocket",
     "WebSocketClose",
@@ -92,6 +93,9 @@ P = TypeVar("P", str, bytes)
 _DEFAULT_CODEC: Final = StdlibCodec()
 _NO_LENGTHS: Final = range(0)
 """``_send_lengths`` while the connection is not open: every send is checked."""
+CLOSE_TIMEOUT: Final = 5.0
+"""Seconds ``close()`` (where the server needs it) and ``endpoint()`` wait for the
+peer to answer a close."""
 DEPARTURE_WAIT: Final = 1.0
 """Seconds a failed send waits for the server's ``websocket.disconnect`` and its code."""
 
@@ -608,7 +612,10 @@ class WebSocket(Mapping[str, Any]):
 
         Once the peer has left this only marks the connection closed.
         """
+        accepted = self._app_state is CONNECTED
         await self.send({"type": "websocket.close", "code": code, "reason": reason or ""})
+        if accepted and self.capabilities.quirks.waits_for_close_reply:
+            await self.wait_closed(CLOSE_TIMEOUT)
 
     async def send_denial_response(self, response: DenialResponse) -> None:
         """Answer the handshake with an HTTP response instead of accepting it.

@@ -11,6 +11,7 @@ from lilya_ws import InvalidMessage, StreamingResponse, WebSocket, WebSocketDisc
 from lilya_ws.capabilities import (
     DAPHNE,
     GRANIAN,
+    HYPERCORN,
     NO_QUIRKS,
     Capabilities,
     identify_quirks,
@@ -39,7 +40,8 @@ def test_parse_spec_version(value: object, parsed: tuple[int, int]) -> None:
     ("dialect", "quirks"),
     [
         ("uvicorn-websockets", NO_QUIRKS),
-        ("hypercorn-asyncio", NO_QUIRKS),
+        ("hypercorn-asyncio", HYPERCORN),
+        ("hypercorn-trio", HYPERCORN),
         ("daphne", DAPHNE),
         ("granian", GRANIAN),
     ],

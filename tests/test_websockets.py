@@ -388,7 +388,7 @@ async def test_spec_version_gates_accept_headers_and_close_reason(
     spec: str, headers_sent: bool, reason_sent: bool
 ) -> None:
     # Where no warning is expected, pytest's filterwarnings=error fails on any.
-    rec = Recorder(CONNECT)
+    rec = Recorder(CONNECT, {"type": "websocket.disconnect", "code": 1000})  # the close's answer
     rec.scope["asgi"] = {"version": "3.0", "spec_version": spec}
     ws = rec.websocket()
     with pytest.warns(ServerCapabilityWarning) if not headers_sent else nullcontext():

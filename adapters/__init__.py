@@ -7,11 +7,11 @@ Seven configurations are known by name (see ``registry.AdapterName``)::
     with get("hypercorn-trio").start("adapters.echo_app:app") as server:
         print(server.ws_url, server.pid)
 
-Each adapter's ``capabilities`` is the dialect measured by ``adapters.probe``
-and summarised in ``adapters/DIALECTS.md``.
+Each adapter's ``capabilities`` is the dialect measured by ``adapters.probe``,
+written once in ``lilya_ws.servers`` and summarised in ``adapters/DIALECTS.md``.
 """
 
-from adapters.base import ServerAdapter, ServerCapabilities
+from adapters.base import ServerAdapter
 from adapters.errors import (
     AdapterError,
     PortInUseError,
@@ -20,7 +20,8 @@ from adapters.errors import (
     UnknownAdapterError,
 )
 from adapters.process import RunningServer
-from adapters.registry import ADAPTERS, AdapterName, available, get, names, unavailable
+from adapters.registry import ADAPTERS, AdapterName, available, get, names
+from lilya_ws.servers import ServerCapabilities
 
 __all__ = [
     "ADAPTERS",
@@ -36,5 +37,4 @@ __all__ = [
     "available",
     "get",
     "names",
-    "unavailable",
 ]

@@ -3,7 +3,7 @@
 :func:`measure` drives every experiment of the probe app with a real client
 (``websockets``) and, where a real client would hide the wire, with the raw
 socket of ``adapters.handshake``. :func:`capabilities_from` condenses the
-observations into a :class:`~adapters.base.ServerCapabilities`.
+observations into a :class:`~lilya_ws.servers.ServerCapabilities`.
 
 Example::
 
@@ -25,7 +25,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Subprotocol
 
-from adapters.base import SendAfterClose, ServerCapabilities
 from adapters.handshake import Handshake, open_handshake
 from adapters.probe_app import (
     ACCEPT_HEADER,
@@ -37,9 +36,10 @@ from adapters.probe_app import (
     Outcome,
 )
 from adapters.process import RunningServer
+from lilya_ws.servers import PROBE_CLOSE_CODE, SendAfterClose, ServerCapabilities
 
 PROBE_APP: Final = "adapters.probe_app:app"
-CLIENT_CLOSE_CODE: Final = 4001
+CLIENT_CLOSE_CODE: Final = PROBE_CLOSE_CODE
 CLIENT_CLOSE_REASON: Final = "bye"
 MIB: Final = 1024 * 1024
 SIZES: Final = (MIB, MIB + 1, 8 * MIB, 16 * MIB, 16 * MIB + 1)
@@ -210,22 +210,21 @@ def capabilities_from(dialect: Dialect) -> ServerCapabilities:
     expected_body = b"".join(DENIAL_PARTS).decode()
     gone = dialect["send_after_clean_close"]
     error = gone["sends"][0].get("error")
-    late = dialect["clean_close"]["sends"][0].get("error")
     leaves = (dialect["clean_close"], dialect["abrupt_fin"], dialect["abrupt_rst"])
     again = [seen["second"] for seen in leaves] + dialect["app_close"]["receives"][1:]
     inbound = [int(size) for size, seen in dialect["inbound"].items() if seen == "ok"]
     refused = [int(size) for size, seen in dialect["inbound"].items() if seen != "ok"]
+    outbound = [int(size) for size, seen in dialect["outbound"].items() if seen == "ok"]
+    too_big = [int(size) for size, seen in dialect["outbound"].items() if seen != "ok"]
     disconnect = dialect["clean_close"]["disconnect"].get("message")
     abrupt = dialect["abrupt_fin"]["disconnect"].get("message")
     return ServerCapabilities(
         spec_version=cast("dict[str, str]", asgi).get("spec_version"),
         scope_has_scheme="scheme" in scope,
         scope_has_http_version="http_version" in scope,
-        scope_has_extensions="extensions" in scope,
+        extensions=tuple(extensions) if isinstance(extensions, dict) else None,
         scope_has_state="state" in scope,
         address_shape=scope["client"]["shape"],
-        http_response_extension=isinstance(extensions, dict)
-        and "websocket.http.response" in extensions,
         denial_response=_denied(dialect["denial_single"], expected_body),
         streamed_denial=_denied(dialect["denial_streamed"], expected_body),
         close_before_accept_status=dialect["close_before_accept_status"],
@@ -237,6 +236,7 @@ def capabilities_from(dialect: Dialect) -> ServerCapabilities:
         empty_text_sent=dialect["empty_text_sent"],
         empty_bytes_sent=dialect["empty_bytes_sent"],
         max_message_size=max(inbound) if refused and inbound else None,
+        max_send_size=max(outbound) if too_big and outbound else None,
         clean_close_code=disconnect.get("code", 0) if disconnect else 0,
         disconnect_reason=bool(disconnect and disconnect.get("reason") == CLIENT_CLOSE_REASON),
         abrupt_close_code=abrupt.get("code", 0) if abrupt else 0,
@@ -249,8 +249,6 @@ def capabilities_from(dialect: Dialect) -> ServerCapabilities:
         answers_close_without_receive=gone["close_answered"] is True,
         send_after_close=_send_kind(error["mro"] if error else None),
         send_after_close_error=error["type"] if error else None,
-        send_after_disconnect=_send_kind(late["mro"] if late else None),
-        send_after_disconnect_error=late["type"] if late else None,
         standard_close_codes=dialect["close_1011"]["code"] == 1011,
     )
 

@@ -17,13 +17,14 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final
+
+import psutil
 
 from adapters.errors import PortInUseError, ServerStartError
 from adapters.handshake import open_handshake
@@ -32,8 +33,6 @@ STOP_TIMEOUT: Final = 5.0
 _POLL_INTERVAL: Final = 0.05
 _LOG_TAIL_LINES: Final = 30
 _POSIX: Final = os.name == "posix"
-_pause: Final = threading.Event()
-"""Never set: ``_pause.wait(t)`` is the bounded pause between polls."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,12 @@ class RunningServer:
         port: int,
         log_path: Path,
         tls: TLSFiles | None = None,
+        *,
+        keep_log: bool = False,
     ) -> None:
         self.name = name
+        self.keep_log = keep_log
+        """When set, :meth:`stop` leaves :attr:`log_path` in place (``adapters serve``)."""
         self.tls = tls
         # A server bound to every interface (in a container) is reached on loopback.
         self.host = "127.0.0.1" if host == "0.0.0.0" else host
@@ -121,20 +124,16 @@ class RunningServer:
                 self._group_gone(timeout)
         finally:
             self._final_log = self.log_path.read_text(encoding="utf-8", errors="replace")
-            self.log_path.unlink(missing_ok=True)
+            if not self.keep_log:
+                self.log_path.unlink(missing_ok=True)
 
     def _group_gone(self, timeout: float) -> bool:
         """Wait until no process of the server's group is left (zombies included)."""
         if not _POSIX:
             return True
-        deadline = time.monotonic() + timeout
-        while True:
-            if not group_alive(self._process.pid):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            # Not our children, so nothing to wait on: poll, briefly.
-            _pause.wait(_POLL_INTERVAL / 5)
+        # psutil waits on processes that are not our children (a bounded wait).
+        _, alive = psutil.wait_procs([process for _, process in group_processes(self.pid)], timeout)
+        return not alive and not group_alive(self.pid)
 
     def _signal(self, signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -171,21 +170,37 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def group_processes(pgid: int) -> Iterator[tuple[int, list[str]]]:
-    """Every live process of group ``pgid``: its PID and its ``/proc/PID/stat`` fields
-    from field 3 (``state``) on. A server started here is alone in its group with
-    the workers it forks, so this is the whole server (Linux only)."""
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="ascii") as stat:
-                data = stat.read()
-        except OSError:  # the process exited while we looked
-            continue
-        fields = data[data.rindex(")") + 2 :].split()  # after the command name
-        if int(fields[2]) == pgid:  # field 5: pgrp
-            yield int(entry.name), fields
+def group_processes(pgid: int) -> Iterator[tuple[int, psutil.Process]]:
+    """Every live process of group ``pgid``, by PID. A server started here is alone in
+    its group with the workers it forks, so this is the whole server (POSIX).
+
+    psutil, not a ``/proc`` scan: it reads process tables portably and knows which
+    processes vanished while it looked.
+    """
+    for process in psutil.process_iter():
+        with contextlib.suppress(ProcessLookupError):
+            if os.getpgid(process.pid) == pgid:
+                yield process.pid, process
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Resident memory summed over every process of group ``pgid``, in bytes."""
+    total = 0
+    for _, process in group_processes(pgid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += int(process.memory_info().rss)
+    return total
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU seconds used by every process of group ``pgid`` (the server and its workers)
+    and by the children they reaped: user, system, children's user and system."""
+    total = 0.0
+    for _, process in group_processes(pgid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def free_port(host: str) -> int:
@@ -217,9 +232,11 @@ def start_server(
     ready_path: str,
     timeout: float,
     tls: TLSFiles | None = None,
+    keep_log: bool = False,
 ) -> RunningServer:
     """Spawn ``command(port)`` in ``cwd`` and wait until it completes a handshake
-    (over TLS, trusting ``tls.cafile``, when ``tls`` is given)."""
+    (over TLS, trusting ``tls.cafile``, when ``tls`` is given); ``keep_log`` leaves
+    the server's log file in place once it stops."""
     if port is None:
         port = free_port(host)
     else:
@@ -241,7 +258,7 @@ def start_server(
         except OSError as exc:
             Path(log_name).unlink(missing_ok=True)
             raise ServerStartError(name, f"cannot launch {sys.executable}: {exc}") from exc
-    server = RunningServer(name, process, host, port, Path(log_name), tls)
+    server = RunningServer(name, process, host, port, Path(log_name), tls, keep_log=keep_log)
     try:
         _wait_ready(server, ready_path, timeout)
     except BaseException:

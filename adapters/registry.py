@@ -29,6 +29,20 @@ ADAPTERS: Final[Mapping[str, ServerAdapter]] = MappingProxyType(
 )
 
 
+SHORT_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "uvicorn-websockets": "uv-ws",
+        "uvicorn-websockets-sansio": "uv-sansio",
+        "uvicorn-wsproto": "uv-wsproto",
+        "hypercorn-asyncio": "hc-asyncio",
+        "hypercorn-trio": "hc-trio",
+        "daphne": "daphne",
+        "granian": "granian",
+    }
+)
+"""Column headings for tables of every configuration (``adapters/DIALECTS.md``)."""
+
+
 def names() -> tuple[AdapterName, ...]:
     """Every configuration name, in a stable order."""
     return get_args(AdapterName)
@@ -45,12 +59,3 @@ def get(name: str) -> ServerAdapter:
 def available() -> tuple[ServerAdapter, ...]:
     """The adapters whose server imports in this interpreter."""
     return tuple(adapter for adapter in ADAPTERS.values() if adapter.available)
-
-
-def unavailable() -> dict[str, str]:
-    """Name to reason, for each adapter that cannot run here."""
-    return {
-        adapter.name: reason
-        for adapter in ADAPTERS.values()
-        if (reason := adapter.unavailable_reason()) is not None
-    }

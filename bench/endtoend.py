@@ -4,7 +4,7 @@ One server process per configuration serves all five echoes (raw ASGI, the
 check-free wrapper, Starlette, Lilya, lilya_ws; see ``bench.apps.echo_by_path``). A picows client
 keeps ``--connections`` connections each with one message in flight, for a
 fixed number of messages, rotating the app order every round. Reported per
-app: the server's CPU time per message (utime+stime from ``/proc/PID/stat``,
+app: the server's CPU time per message (user+system, read with psutil,
 summed over the server's process group, children included), round-trip
 p50/p99, and the server-CPU ratio to raw measured in the same round.
 
@@ -34,7 +34,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 
 from adapters import ServerAdapter, available, get
 from adapters.errors import AdapterError
-from adapters.process import RunningServer, group_processes, start_server
+from adapters.process import RunningServer, group_cpu_seconds, start_server
 from bench.apps import ECHO_PATHS, FRAMEWORKS, Framework
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -47,13 +47,6 @@ PAYLOAD: Final = 32
 RUN_TIMEOUT: Final = 60.0
 SMOKE_SERVER: Final = "uvicorn-websockets"
 _CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
-
-
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU seconds used by every process of group ``pgid`` (the server and its workers),
-    and by their reaped children: fields 14-17 of ``/proc/PID/stat``."""
-    ticks = sum(sum(int(v) for v in fields[11:15]) for _, fields in group_processes(pgid))
-    return ticks / _CLK_TCK
 
 
 def client_cpu_seconds() -> float:
@@ -398,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = asyncio.run(run(servers, args.connections, args.messages, args.rounds, args.payload))
     print(
         f"{args.rounds} rounds, {args.connections} connections x {args.messages} messages of"
-        f" {args.payload} bytes per run; medians over rounds; server CPU from /proc"
+        f" {args.payload} bytes per run; medians over rounds; server CPU from psutil"
         f" (tick {1000 / _CLK_TCK:.0f} ms); took {time.perf_counter() - started:.0f} s"
     )
     print(format_table(rows))

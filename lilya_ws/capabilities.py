@@ -8,16 +8,18 @@ ASGI spec versions (https://asgi.readthedocs.io/en/latest/specs/www.html):
 ``websocket.close`` needs 2.3, and a missing ``spec_version`` means 2.0.
 
 Some servers lose things their declared version says they carry. Those are
-``ServerQuirks``, recognised by the shape of the scope; each one is measured by
-the integration matrix (``adapters/DIALECTS.md``).
+``ServerQuirks``, recognised by the shape of the scope and derived from the
+measured facts of ``lilya_ws.servers`` (``quirks_of``).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
+
+from lilya_ws.servers import DENIAL_RESPONSE_EXTENSION, SERVERS
 
 __all__ = [
     "ACCEPT_HEADERS_SPEC",
@@ -33,9 +35,9 @@ __all__ = [
     "identify_quirks",
     "is_peer_gone",
     "parse_spec_version",
+    "quirks_of",
 ]
 
-DENIAL_RESPONSE_EXTENSION: Final = "websocket.http.response"
 ACCEPT_HEADERS_SPEC: Final = (2, 1)
 CLOSE_REASON_SPEC: Final = (2, 3)
 _DEFAULT_SPEC: Final = (2, 0)
@@ -98,21 +100,31 @@ class ServerQuirks:
 
 NO_QUIRKS: Final = ServerQuirks("")
 
-DAPHNE: Final = ServerQuirks(
-    "daphne",
-    drops_accept_headers=True,
-    drops_close_reason=True,
-    drops_empty_messages=True,  # daphne tests the payload for truthiness
-    max_send_size=1_048_576,  # autobahn's default; more raises PayloadExceededError
-    close_codes=(range(1000, 1001), range(3000, 5000)),  # autobahn refuses the rest
-)
 
-GRANIAN: Final = ServerQuirks(
-    "granian",
-    drops_accept_headers=True,  # declares 2.3 but never sends them
-    streams_denial_body=False,  # only the last body part reaches the client
-    defers_close_reply=True,  # adapters/DIALECTS.md: defers-close-reply
-)
+def quirks_of(family: str) -> ServerQuirks:
+    """The quirks of one server family, derived from its configurations' measured facts
+    (``lilya_ws.servers``): what any configuration of the family loses, the family loses,
+    since the scope cannot tell them apart. ``NO_QUIRKS`` when it loses nothing."""
+    members = [server for server in SERVERS.values() if server.family == family]
+    facts = [server.capabilities for server in members]
+    limits = [fact.max_send_size for fact in facts if fact.max_send_size is not None]
+    quirks = ServerQuirks(
+        family,
+        drops_accept_headers=not all(fact.accept_headers for fact in facts),
+        drops_close_reason=not all(fact.close_reason for fact in facts),
+        drops_empty_messages=not all(f.empty_text_sent and f.empty_bytes_sent for f in facts),
+        streams_denial_body=all(fact.streamed_denial for fact in facts),
+        max_send_size=min(limits, default=None),
+        close_codes=next((s.close_codes for s in members if s.close_codes is not None), None),
+        waits_for_close_reply=any(server.waits_for_close_reply for server in members),
+        defers_close_reply=not all(fact.answers_close_without_receive for fact in facts),
+    )
+    return NO_QUIRKS if replace(quirks, server="") == NO_QUIRKS else quirks
+
+
+DAPHNE: Final = quirks_of("daphne")
+GRANIAN: Final = quirks_of("granian")
+HYPERCORN: Final = quirks_of("hypercorn")
 
 
 PEER_GONE_ERRORS: Final[Mapping[str, str]] = {
@@ -133,9 +145,6 @@ def is_peer_gone(error: BaseException) -> bool:
     """Whether ``error``, raised by the server's ``send``, means the peer has left."""
     cls = type(error)
     return f"{cls.__module__}.{cls.__qualname__}" in PEER_GONE_ERRORS
-
-
-HYPERCORN: Final = ServerQuirks("hypercorn", waits_for_close_reply=True)
 
 
 def identify_quirks(scope: Mapping[str, Any]) -> ServerQuirks:

@@ -6,8 +6,7 @@ which this module needs: ``pip install 'lilya-ws[testing]'``; the library
 itself does not). A ``Dialect`` reproduces what one real server puts in the
 scope and its messages, and how it treats sends after the client left; the
 presets are named as the adapters' configurations (``uvicorn-websockets``,
-``hypercorn-trio``...), and ``test_presets.py`` checks each against the
-server's measured capabilities.
+``hypercorn-trio``...) and derived from their measured facts (``lilya_ws.servers``).
 
 Example:
     async def test_echo() -> None:
@@ -40,6 +39,13 @@ except ImportError as error:  # pragma: no cover - the library itself runs witho
 
 from lilya_ws.errors import ReceiveTimeout, WebSocketDisconnect
 from lilya_ws.json import JSONCodec, StdlibCodec
+from lilya_ws.servers import (
+    DENIAL_RESPONSE_EXTENSION,
+    PROBE_CLOSE_CODE,
+    SERVERS,
+    SendAfterClose,
+    Server,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -59,9 +65,9 @@ __all__ = [
     "connect",
     "connect_sync",
     "get_dialect",
+    "preset",
 ]
 
-SendAfterClose: TypeAlias = Literal["oserror", "runtimeerror", "silent"]
 Backend: TypeAlias = Literal["asyncio", "trio"]
 AppReceive: TypeAlias = "Callable[[], Awaitable[dict[str, Any]]]"
 AppSend: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[None]]"
@@ -122,66 +128,48 @@ class Dialect:
     ``send`` raise (daphne's autobahn raises a bare ``Exception``)."""
 
 
+_CLIENT_AS: Final[Mapping[str, Literal["tuple", "list", "str-port"]]] = {
+    "tuple[str, int]": "tuple",
+    "list[int | str]": "list",
+    "tuple[str, str]": "str-port",
+}
+
+
+def preset(server: Server) -> Dialect:
+    """The test client's dialect for ``server``, derived from its measured facts."""
+    facts = server.capabilities
+    extensions = facts.extensions or ()
+    clean = facts.clean_close_code
+    return Dialect(
+        server.name,
+        spec_version=facts.spec_version,
+        denial_extension=DENIAL_RESPONSE_EXTENSION in extensions,
+        extra_extensions=tuple(name for name in extensions if name != DENIAL_RESPONSE_EXTENSION),
+        has_extensions=facts.extensions is not None,
+        has_scheme=facts.scope_has_scheme,
+        has_http_version=facts.scope_has_http_version,
+        has_state=facts.scope_has_state,
+        client_as=_CLIENT_AS[facts.address_shape],
+        receive_both_keys=facts.receive_has_both_keys,
+        code_as_intenum=facts.disconnect_code_types != {"int"},
+        disconnect_reason=facts.disconnect_reason,
+        clean_close_code=None if clean == PROBE_CLOSE_CODE else clean,
+        abrupt_close_code=facts.abrupt_close_code,
+        send_after_close=facts.send_after_close,
+        drops_empty_sends=not (facts.empty_text_sent and facts.empty_bytes_sent),
+        accept_headers=facts.accept_headers,
+        close_reason=facts.close_reason,
+        streamed_denial=facts.streamed_denial,
+        close_codes=None if facts.standard_close_codes else server.close_codes,
+    )
+
+
 DIALECTS: Final[Mapping[str, Dialect]] = {
     "spec": Dialect("spec", spec_version="2.4", denial_extension=True),
-    "uvicorn-websockets": Dialect(
-        "uvicorn-websockets", spec_version="2.4", denial_extension=True, code_as_intenum=True
-    ),
-    # uvicorn's two other WebSocket implementations differ only on a dropped connection.
-    "uvicorn-websockets-sansio": Dialect(
-        "uvicorn-websockets-sansio",
-        spec_version="2.4",
-        denial_extension=True,
-        abrupt_close_code=1005,
-    ),
-    "uvicorn-wsproto": Dialect(
-        "uvicorn-wsproto", spec_version="2.4", denial_extension=True, abrupt_close_code=1005
-    ),
-    # hypercorn's two workers speak the same dialect (their measured capabilities are equal).
-    **{
-        name: Dialect(
-            name,
-            spec_version="2.3",
-            denial_extension=True,
-            receive_both_keys=True,
-            disconnect_reason=False,
-            clean_close_code=1006,
-            send_after_close="silent",
-        )
-        for name in ("hypercorn-asyncio", "hypercorn-trio")
-    },
-    "daphne": Dialect(
-        "daphne",
-        spec_version=None,
-        denial_extension=False,
-        has_extensions=False,
-        has_scheme=False,
-        has_http_version=False,
-        has_state=False,
-        client_as="list",
-        disconnect_reason=False,
-        send_after_close="silent",
-        drops_empty_sends=True,
-        accept_headers=False,
-        close_reason=False,
-        streamed_denial=False,
-        close_codes=(range(1000, 1001), range(3000, 5000)),
-    ),
-    "granian": Dialect(
-        "granian",
-        spec_version="2.3",
-        denial_extension=True,
-        extra_extensions=("http.response.pathsend",),
-        client_as="str-port",
-        disconnect_reason=False,
-        abrupt_close_code=1005,
-        send_after_close="silent",
-        accept_headers=False,
-        streamed_denial=False,
-    ),
+    **{name: preset(server) for name, server in SERVERS.items()},
 }
-"""Presets by the adapters' configuration names; ``spec`` is a server that does all
-the ASGI spec says."""
+"""Presets by the adapters' configuration names, derived from ``lilya_ws.servers``;
+``spec`` is a server that does all the ASGI spec says."""
 
 ALIASES: Final[Mapping[str, str]] = {
     "uvicorn": "uvicorn-websockets",

@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import queue
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,8 +29,10 @@ from adapters import (
     get,
     names,
 )
+from adapters import __main__ as cli
+from adapters.base import _import_problem
 from adapters.probe import PROBE_APP, capabilities_from, measure
-from adapters.process import group_alive
+from adapters.process import group_alive, group_cpu_seconds, group_processes, group_rss_bytes
 
 if TYPE_CHECKING:
     from conftest import RequireServer
@@ -160,3 +167,81 @@ async def test_declared_capabilities_are_what_the_probe_measures(name: str, laun
     server = launch(adapter, PROBE_APP)
     dialect = await asyncio.wait_for(measure(server), 60)
     assert capabilities_from(dialect) == adapter.capabilities
+
+
+@pytest.mark.integration
+def test_group_measures_cover_the_server(launch: Launch) -> None:
+    server = launch(get("uvicorn-wsproto"))
+    assert server.pid in {pid for pid, _ in group_processes(server.pid)}
+    assert group_rss_bytes(server.pid) > 1024 * 1024
+    assert group_cpu_seconds(server.pid) > 0
+
+
+def test_list_reports_a_missing_client_library_instead_of_crashing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "websockets", None)  # import websockets now fails
+    _import_problem.cache_clear()
+    try:
+        assert cli.main(["list"]) == 0
+    finally:
+        _import_problem.cache_clear()
+    lines = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines())
+    assert list(lines) == list(names())
+    assert lines["uvicorn-websockets"].startswith("unavailable: cannot import websockets")
+    assert lines["uvicorn-wsproto"].startswith("available (uvicorn ")
+
+
+CLI_APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "websocket":
+        return
+    if scope["path"] != "/ready":
+        await send({"type": "websocket.close"})
+        return
+    print("app saw", scope["path"], flush=True)
+    await send({"type": "websocket.accept"})
+    while (await receive())["type"] != "websocket.disconnect":
+        pass
+"""
+
+
+@pytest.mark.integration
+def test_serve_waits_on_the_ready_path_and_streams_the_server_output(
+    tmp_path: Path, require_server: RequireServer
+) -> None:
+    adapter = get("uvicorn-wsproto")
+    require_server(adapter.name, adapter.unavailable_reason())
+    (tmp_path / "cli_app.py").write_text(CLI_APP, encoding="utf-8")
+    command = [sys.executable, "-m", "adapters", "serve", adapter.name, "cli_app:app"]
+    serve = subprocess.Popen(
+        [*command, "--ready-path", "/ready"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in serve.stdout or ():
+            lines.put(line)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        assert "serving cli_app:app on ws://127.0.0.1:" in lines.get(timeout=TIMEOUT)
+        # The readiness handshake on /ready is the app's first connection: its print
+        # reaches our stdout through serve (a handshake on / would have been refused).
+        seen = [lines.get(timeout=TIMEOUT) for _ in range(2)]
+        assert seen[0].startswith("server output follows; kept in ")
+        assert seen[1] == "app saw /ready\n", seen
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        _, errors = serve.communicate(timeout=TIMEOUT)
+        reader.join(TIMEOUT)
+    assert serve.returncode == 0, errors
+    log = Path(errors.rsplit("server log: ", 1)[1].strip())
+    assert "app saw /ready" in log.read_text(encoding="utf-8")
+    log.unlink()

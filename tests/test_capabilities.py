@@ -1,4 +1,4 @@
-"""Capabilities and server quirks, recognised from each measured scope shape."""
+"""Capabilities and server quirks, recognised from the scopes recorded from each real server."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
+from adapters.registry import names
+from adapters.scopes import load
 from lilya_ws import InvalidMessage, StreamingResponse, WebSocket, WebSocketDisconnect
 from lilya_ws.capabilities import (
     DAPHNE,
@@ -16,9 +18,13 @@ from lilya_ws.capabilities import (
     Capabilities,
     identify_quirks,
     parse_spec_version,
+    quirks_of,
 )
+from lilya_ws.servers import SERVERS
 from lilya_ws.testing import DIALECTS, HandshakeRejected, build_scope, connect
 from lilya_ws.types import Receive, Scope, Send
+
+RECORDED = load()
 
 
 @pytest.mark.parametrize(
@@ -36,18 +42,19 @@ def test_parse_spec_version(value: object, parsed: tuple[int, int]) -> None:
     assert parse_spec_version(value) == parsed
 
 
-@pytest.mark.parametrize(
-    ("dialect", "quirks"),
-    [
-        ("uvicorn-websockets", NO_QUIRKS),
-        ("hypercorn-asyncio", HYPERCORN),
-        ("hypercorn-trio", HYPERCORN),
-        ("daphne", DAPHNE),
-        ("granian", GRANIAN),
-    ],
-)
-def test_each_servers_scope_shape_is_recognised(dialect: str, quirks: object) -> None:
-    assert identify_quirks(build_scope("/", DIALECTS[dialect])) is quirks
+@pytest.mark.parametrize("server", names())
+def test_each_servers_recorded_scope_is_recognised(server: str) -> None:
+    # Scopes recorded from the real servers (python -m adapters record-scopes).
+    assert identify_quirks(RECORDED[server]) == quirks_of(SERVERS[server].family)
+
+
+def test_the_recognised_servers_are_the_ones_with_quirks() -> None:
+    assert {identify_quirks(RECORDED[name]) for name in names()} == {
+        NO_QUIRKS,
+        DAPHNE,
+        GRANIAN,
+        HYPERCORN,
+    }
 
 
 def test_a_test_client_without_spec_version_is_not_mistaken_for_daphne() -> None:
@@ -57,19 +64,17 @@ def test_a_test_client_without_spec_version_is_not_mistaken_for_daphne() -> None
     assert (caps.spec_version, caps.accept_headers, caps.close_reason) == ((2, 0), True, True)
 
 
-@pytest.mark.parametrize(
-    ("dialect", "expected"),
-    [
-        ("uvicorn-websockets", (True, True, True, True)),
-        ("hypercorn-asyncio", (True, True, True, True)),
-        ("daphne", (False, False, False, False)),
-        ("granian", (True, False, False, True)),
-    ],
-)
-def test_capabilities_per_server(dialect: str, expected: tuple[bool, ...]) -> None:
-    caps = Capabilities.from_scope(build_scope("/", DIALECTS[dialect]))
-    got = (caps.denial_response, caps.streamed_denial, caps.accept_headers, caps.close_reason)
-    assert got == expected
+@pytest.mark.parametrize("server", names())
+def test_capabilities_predict_what_reaches_the_client(server: str) -> None:
+    caps = Capabilities.from_scope(RECORDED[server])
+    measured = SERVERS[server].capabilities
+    assert caps.accept_headers == measured.accept_headers
+    assert caps.close_reason == measured.close_reason
+    assert caps.denial_response == measured.denial_response
+    assert caps.streamed_denial == measured.streamed_denial
+    assert caps.quirks.drops_empty_messages == (not measured.empty_text_sent)
+    assert caps.quirks.can_close_with(1011) == measured.standard_close_codes
+    assert caps.quirks.max_send_size == measured.max_send_size
 
 
 async def sender(scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,9 +1,15 @@
-"""A raw, blocking WebSocket opening handshake over a stdlib socket.
+"""A blocking WebSocket opening handshake over a stdlib socket, the wire left in view.
 
 Used to decide that a server is ready (it answered ``101 Switching Protocols``)
 and, by the probe, to see exactly what a server puts on the wire when it
 refuses a handshake (RFC 6455 section 4.1) or when a client vanishes without
 a closing handshake. A real client library would hide both.
+
+h11 writes the request and parses the answer (head, and a refusal's body by
+``Content-Length``, chunked coding or end of stream), since HTTP/1.1 framing is
+what it is for; wsproto's ``Connection`` frames the closing handshake that
+follows a 101. Only the socket is ours, so a caller can still abort it or write
+raw bytes to it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import time
 from dataclasses import dataclass, field
 from types import TracebackType
 
-_HEAD_LIMIT = 64 * 1024
+import h11
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import CloseConnection
 
 
 @dataclass
@@ -26,7 +34,14 @@ class Handshake:
     sock: socket.socket
     status: int
     headers: tuple[tuple[str, str], ...]
-    buffered: bytes = field(default=b"", repr=False)
+    http: h11.Connection = field(repr=False)
+    """The client side of the exchange, left after the response head."""
+
+    @property
+    def buffered(self) -> bytes:
+        """Bytes the server sent after the response head, already read from the socket."""
+        data, _ = self.http.trailing_data
+        return data
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), if present."""
@@ -34,20 +49,22 @@ class Handshake:
         return next((value for key, value in self.headers if key == wanted), None)
 
     def read_body(self, timeout: float) -> bytes:
-        """Read a refusal's body, by Content-Length, chunked coding or until EOF."""
+        """Read a refusal's body, as far as it arrives within ``timeout``."""
         deadline = time.monotonic() + timeout
-        data = self.buffered
-        if (length := self.header("content-length")) is not None:
-            while len(data) < int(length) and (chunk := self._recv(deadline)):
-                data += chunk
-            return data[: int(length)]
-        if (self.header("transfer-encoding") or "").lower() == "chunked":
-            while (body := _dechunk(data)) is None and (chunk := self._recv(deadline)):
-                data += chunk
-            return body if body is not None else data
-        while chunk := self._recv(deadline):
-            data += chunk
-        return data
+        body = b""
+        while True:
+            try:
+                event = self.http.next_event()
+            except h11.RemoteProtocolError:  # the stream ended inside the body
+                return body
+            if isinstance(event, h11.Data):
+                body += event.data
+            elif event is h11.NEED_DATA:
+                if (chunk := self._recv(deadline)) is None:
+                    return body
+                self.http.receive_data(chunk)
+            else:  # EndOfMessage, ConnectionClosed
+                return body
 
     def send_close(self, code: int, reason: str, timeout: float) -> bool:
         """Send a close frame and wait up to ``timeout`` for the server's close frame.
@@ -55,13 +72,13 @@ class Handshake:
         Returns whether the server answered; frames before its close are skipped.
         """
         deadline = time.monotonic() + timeout
-        data = self.buffered
+        websocket = Connection(ConnectionType.CLIENT, trailing_data=self.buffered)
         try:
-            self.sock.sendall(close_frame(code, reason))
-            while not _close_frame_seen(data):
+            self.sock.sendall(websocket.send(CloseConnection(code, reason)))
+            while not any(isinstance(event, CloseConnection) for event in websocket.events()):
                 if not (chunk := self._recv(deadline)):
                     return False
-                data += chunk
+                websocket.receive_data(chunk)
         except OSError:
             return False
         return True
@@ -90,14 +107,18 @@ class Handshake:
     ) -> None:
         self.sock.close()
 
-    def _recv(self, deadline: float) -> bytes:
+    def _recv(self, deadline: float) -> bytes | None:
+        """What the server sends next: ``b""`` at the end of the stream (a reset
+        included), None when nothing came before ``deadline``."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return b""
+            return None
         self.sock.settimeout(remaining)
         try:
             return self.sock.recv(65536)
-        except (TimeoutError, ConnectionError):
+        except TimeoutError:
+            return None
+        except ConnectionError:
             return b""
 
 
@@ -107,72 +128,34 @@ def open_handshake(host: str, port: int, path: str = "/", *, timeout: float) -> 
     Raises ``OSError`` when nothing answers (connection refused, timeout, or the
     server closed the connection before a complete response head).
     """
+    http = h11.Connection(h11.CLIENT)
+    key = base64.b64encode(os.urandom(16)).decode("ascii")
+    request = h11.Request(
+        method="GET",
+        target=path,
+        headers=[
+            ("Host", f"{host}:{port}"),
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", key),
+            ("Sec-WebSocket-Version", "13"),
+        ],
+    )
     sock = socket.create_connection((host, port), timeout=timeout)
     try:
-        key = base64.b64encode(os.urandom(16)).decode("ascii")
-        request = (
-            f"GET {path} HTTP/1.1\r\n"
-            f"Host: {host}:{port}\r\n"
-            "Upgrade: websocket\r\n"
-            "Connection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n"
-            "\r\n"
-        )
-        sock.sendall(request.encode("ascii"))
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk or len(data) > _HEAD_LIMIT:
-                raise ConnectionError("connection closed before a complete response head")
-            data += chunk
+        sock.sendall(http.send(request) or b"")
+        while (event := http.next_event()) is h11.NEED_DATA:
+            http.receive_data(sock.recv(65536))
+    except h11.RemoteProtocolError as exc:
+        sock.close()
+        raise ConnectionError(f"no complete response head: {exc}") from exc
     except BaseException:
         sock.close()
         raise
-    head, _, rest = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    if not isinstance(event, h11.InformationalResponse | h11.Response):
+        sock.close()
+        raise ConnectionError(f"no response head, got {event!r}")
     headers = tuple(
-        (name.strip().lower(), value.strip())
-        for name, _, value in (line.partition(":") for line in header_lines)
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers
     )
-    return Handshake(sock, int(status_line.split()[1]), headers, rest)
-
-
-def close_frame(code: int, reason: str) -> bytes:
-    """A client-to-server close frame, masked as RFC 6455 section 5.3 requires."""
-    payload = struct.pack("!H", code) + reason.encode("utf-8")
-    mask = os.urandom(4)
-    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
-    return bytes([0x88, 0x80 | len(payload)]) + mask + masked
-
-
-def _dechunk(data: bytes) -> bytes | None:
-    """Decode a complete chunked body, or None while the last chunk is missing."""
-    body = b""
-    while True:
-        size_line, sep, data = data.partition(b"\r\n")
-        if not sep:
-            return None
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            return body
-        if len(data) < size + 2:
-            return None
-        body, data = body + data[:size], data[size + 2 :]
-
-
-def _close_frame_seen(data: bytes) -> bool:
-    """Whether the server's (unmasked) frames in ``data`` include a close frame yet."""
-    while len(data) >= 2:
-        length, offset = data[1] & 0x7F, 2
-        if length >= 126:
-            size = 2 if length == 126 else 8
-            if len(data) < 2 + size:
-                return False
-            length, offset = int.from_bytes(data[2 : 2 + size], "big"), 2 + size
-        if data[0] & 0x0F == 0x8:
-            return True
-        if len(data) < offset + length:
-            return False
-        data = data[offset + length :]
-    return False
+    return Handshake(sock, event.status_code, headers, http)

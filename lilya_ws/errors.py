@@ -120,7 +120,7 @@ class UnexpectedMessageType(LilyaWSError, TypeError):
 class InvalidJSON(LilyaWSError, ValueError):
     """The message is not valid JSON; the raw ``payload`` is kept.
 
-    ``WebSocket.close_invalid_data()`` closes with 1007 as RFC 6455 asks.
+    ``WebSocket.close_for(error)`` closes with 1007, as RFC 6455 section 7.4.1 asks.
     """
 
     def __init__(self, payload: str | bytes, detail: str) -> None:

@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import resource
-import statistics
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -35,6 +34,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 from adapters import ServerAdapter, available, get
 from adapters.errors import AdapterError
 from adapters.process import RunningServer, group_cpu_seconds, start_server
+from bench import table
 from bench.apps import ECHO_PATHS, FRAMEWORKS, Framework
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -150,10 +150,6 @@ class LoadResult:
         return self.client_cpu / self.wall
 
 
-def _percentile(sorted_values: Sequence[int], share: float) -> float:
-    return float(sorted_values[min(len(sorted_values) - 1, int(share * len(sorted_values)))])
-
-
 @contextlib.asynccontextmanager
 async def connected(
     url: str, clients: Sequence[EchoClient], timeout: float = RUN_TIMEOUT
@@ -201,8 +197,8 @@ async def drive(url: str, pid: int, connections: int, messages: int, size: int) 
         wall=wall,
         server_cpu=server_after - server_before,
         client_cpu=client_after - client_before,
-        p50_us=_percentile(rtts, 0.50) / 1000,
-        p99_us=_percentile(rtts, 0.99) / 1000,
+        p50_us=table.percentile(rtts, 0.50) / 1000,
+        p99_us=table.percentile(rtts, 0.99) / 1000,
         mismatches=sum(c.errors for c in clients),
     )
 
@@ -222,17 +218,14 @@ class Row:
         return bool(self.runs) and not self.problems and all(r.mismatches == 0 for r in self.runs)
 
     def summary(self) -> dict[str, Any]:
-        def median(values: Sequence[float]) -> float:
-            return statistics.median(values) if values else float("nan")
-
-        ratios = self.ratios
+        median = table.median
         return {
             "server": self.server,
             "app": self.app,
             "server_us_per_msg": median([r.server_us_per_msg for r in self.runs]),
-            "ratio_median": median(ratios) if ratios else None,
-            "ratio_min": min(ratios) if ratios else None,
-            "ratio_max": max(ratios) if ratios else None,
+            "ratio_median": median(self.ratios),
+            "ratio_min": min(self.ratios, default=None),
+            "ratio_max": max(self.ratios, default=None),
             "p50_us": median([r.p50_us for r in self.runs]),
             "p99_us": median([r.p99_us for r in self.runs]),
             "throughput": median([r.throughput for r in self.runs]),
@@ -302,26 +295,42 @@ async def client_capacity(connections: int, messages: int, size: int) -> Row:
     return row
 
 
+COLUMNS: Final[Sequence[table.Column]] = (
+    ("server", "<26"),
+    ("app", "<10"),
+    ("srv us/msg", ">10"),
+    ("x raw", ">6"),
+    ("(min-max)", ">11"),
+    ("p50 us", ">7"),
+    ("p99 us", ">7"),
+    ("msg/s", ">7"),
+    ("cli us/msg", ">10"),
+    ("cli cpu", ">7"),
+    ("ok", ">4"),
+)
+
+
 def format_table(rows: Sequence[Row]) -> str:
     """Server CPU per message, ratio to raw, latency, throughput and the client's share."""
-    lines = [
-        f"{'server':<26} {'app':<10} {'srv us/msg':>10} {'x raw':>6} {'(min-max)':>11}"
-        f" {'p50 us':>7} {'p99 us':>7} {'msg/s':>7} {'cli us/msg':>10} {'cli cpu':>7}  ok"
-    ]
+    lines = []
     for row in rows:
         s = row.summary()
-        if s["ratio_median"] is None:
-            ratio, spread = "-", ""
-        else:
-            ratio = f"{s['ratio_median']:.2f}"
-            spread = f"({s['ratio_min']:.2f}-{s['ratio_max']:.2f})"
         lines.append(
-            f"{row.server:<26} {row.app:<10} {s['server_us_per_msg']:>10.1f}"
-            f" {ratio:>6} {spread:>11} {s['p50_us']:>7.0f} {s['p99_us']:>7.0f}"
-            f" {s['throughput']:>7.0f} {s['client_us_per_msg']:>10.1f}"
-            f" {s['client_utilisation']:>6.0%}  {'yes' if row.verified else 'NO'}"
+            (
+                row.server,
+                row.app,
+                table.number(s["server_us_per_msg"], ".1f"),
+                table.number(s["ratio_median"], ".2f"),
+                table.extent(row.ratios, ".2f"),
+                table.number(s["p50_us"], ".0f"),
+                table.number(s["p99_us"], ".0f"),
+                table.number(s["throughput"], ".0f"),
+                table.number(s["client_us_per_msg"], ".1f"),
+                table.number(s["client_utilisation"], ".0%"),
+                table.verdict(row.verified),
+            )
         )
-    return "\n".join(lines)
+    return table.render(COLUMNS, lines)
 
 
 async def run(

@@ -22,7 +22,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from typing import Any, Final, Literal, TypeAlias
 from lilya.websockets import WebSocket as LilyaWebSocket
 from starlette.websockets import WebSocket as StarletteWebSocket
 
+from bench import table
 from bench.apps import APPS, FRAMEWORKS, WORKLOADS, ASGIApp, Framework, Message, Scope, Workload
 from lilya_ws import WebSocket as LilyaWSWebSocket
 
@@ -234,21 +234,21 @@ class Row:
         return TARGETS.get(self.workload) if self.app == "lilya_ws" else None
 
     def summary(self) -> dict[str, Any]:
-        ratios = self.ratios or [float("nan")]
-        ns = self.ns_per_unit or [float("nan")]
         target = self.target
-        median_ratio = statistics.median(ratios)
+        median_ratio = table.median(self.ratios)
         return {
             "workload": self.workload,
             "app": self.app,
-            "ns_per_unit_median": statistics.median(ns),
-            "ns_per_unit": ns,
+            "ns_per_unit_median": table.median(self.ns_per_unit),
+            "ns_per_unit": self.ns_per_unit,
             "ratio_median": median_ratio,
             "ratios": self.ratios,
-            "ratio_min": min(ratios),
-            "ratio_max": max(ratios),
+            "ratio_min": min(self.ratios, default=None),
+            "ratio_max": max(self.ratios, default=None),
             "target": target,
-            "meets_target": None if target is None else median_ratio <= target,
+            "meets_target": None
+            if target is None or median_ratio is None
+            else median_ratio <= target,
             "verified": self.verified,
             "problems": self.problems[:3],
         }
@@ -458,23 +458,38 @@ def versions() -> dict[str, str]:
     return found
 
 
+COLUMNS: Final[Sequence[table.Column]] = (
+    ("workload", "<12"),
+    ("app", "<10"),
+    ("ns/msg", ">9"),
+    ("x raw", ">6"),
+    ("(min-max)", ">13"),
+    ("target", ">7"),
+    ("", "<5"),
+    ("verified", "<8"),
+)
+
+
 def format_table(rows: Sequence[Row]) -> str:
     """The results as a fixed-width table: ns per message and ratio to raw."""
-    lines = [
-        f"{'workload':<12} {'app':<10} {'ns/msg':>9} {'x raw':>6} {'(min-max)':>13}"
-        f"  {'target':>6}  verified"
-    ]
+    lines = []
     for row in rows:
         s = row.summary()
-        unit = s["ns_per_unit_median"]
         target = "" if s["target"] is None else f"<={s['target']:.1f}"
-        mark = "" if s["meets_target"] is None else (" ok" if s["meets_target"] else " MISS")
-        spread = f"({s['ratio_min']:.2f}-{s['ratio_max']:.2f})"
+        mark = "" if s["meets_target"] is None else ("ok" if s["meets_target"] else "MISS")
         lines.append(
-            f"{row.workload:<12} {row.app:<10} {unit:>9.0f} {s['ratio_median']:>6.2f}"
-            f" {spread:>13}  {target:>6}{mark:<5} {'yes' if row.verified else 'NO'}"
+            (
+                row.workload,
+                row.app,
+                table.number(s["ns_per_unit_median"], ".0f"),
+                table.number(s["ratio_median"], ".2f"),
+                table.extent(row.ratios, ".2f"),
+                target,
+                mark,
+                table.verdict(row.verified),
+            )
         )
-    return "\n".join(lines)
+    return table.render(COLUMNS, lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Instructions per message: the same text echo under each real server, counted by callgrind.
 
-``bench/endtoend.py`` reads server CPU time from ``/proc``; its run-to-run
+``bench/endtoend.py`` reads the server's CPU time from the kernel; its run-to-run
 noise (about ±30 %) hides a 3 % difference. Here each server runs under
 valgrind's callgrind, which counts the instructions the server executes
 (event ``Ir``, every process and thread of the server, the kernel excluded):
@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from typing import Final, TypedDict
 
 from adapters import ServerAdapter, available, get
 from adapters.errors import AdapterError
+from bench import table
 from bench.apps import ECHO_PATHS, FRAMEWORKS, Framework
 from bench.endtoend import (
     ROOT,
@@ -237,10 +237,6 @@ class RowSummary(TypedDict):
     problems: list[str]
 
 
-def _median(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
 @dataclass
 class Row:
     """One app under one server, over all rounds."""
@@ -257,12 +253,12 @@ class Row:
 
     @property
     def median(self) -> float | None:
-        return _median([run.per_message for run in self.runs])
+        return table.median([run.per_message for run in self.runs])
 
     def summary(self, raw: float | None) -> RowSummary:
         """The row's figures; ``raw`` is the raw app's median under the same server."""
         counts = [run.per_message for run in self.runs]
-        middle = _median(counts)
+        middle = table.median(counts)
         return {
             "server": self.server,
             "app": self.app,
@@ -367,26 +363,34 @@ def summaries(rows: Sequence[Row]) -> list[RowSummary]:
     return [row.summary(raw.get(row.server)) for row in rows]
 
 
-def _number(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+COLUMNS: Final[Sequence[table.Column]] = (
+    ("server", "<26"),
+    ("app", "<10"),
+    ("Ir/msg", ">9"),
+    ("spread", ">7"),
+    ("x raw", ">6"),
+    ("(rounds)", ">13"),
+    ("+Ir/msg", ">8"),
+    ("ok", ">4"),
+)
 
 
 def format_table(rows: Sequence[Row]) -> str:
     """Instructions per message, their spread, the ratio to raw and what the layer adds."""
     lines = [
-        f"{'server':<26} {'app':<10} {'Ir/msg':>9} {'spread':>7} {'x raw':>6}"
-        f" {'(rounds)':>13} {'+Ir/msg':>8}  ok"
-    ]
-    for s in summaries(rows):
-        extent = ""
-        if s["ratio_min"] is not None and s["ratio_max"] is not None:
-            extent = f"({s['ratio_min']:.3f}-{s['ratio_max']:.3f})"
-        lines.append(
-            f"{s['server']:<26} {s['app']:<10} {_number(s['instructions_per_msg'], ',.0f'):>9}"
-            f" {_number(s['spread'], '.2%'):>7} {_number(s['ratio'], '.3f'):>6} {extent:>13}"
-            f" {_number(s['added_per_msg'], '+,.0f'):>8}  {'yes' if s['verified'] else 'NO'}"
+        (
+            s["server"],
+            s["app"],
+            table.number(s["instructions_per_msg"], ",.0f"),
+            table.number(s["spread"], ".2%"),
+            table.number(s["ratio"], ".3f"),
+            table.extent(row.ratios, ".3f"),
+            table.number(s["added_per_msg"], "+,.0f"),
+            table.verdict(s["verified"]),
         )
-    return "\n".join(lines)
+        for row, s in zip(rows, summaries(rows), strict=True)
+    ]
+    return table.render(COLUMNS, lines)
 
 
 async def run(servers: Sequence[ServerAdapter], tools: Valgrind, settings: Settings) -> list[Row]:

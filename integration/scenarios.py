@@ -701,7 +701,8 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "reason": "each server enforces its own inbound limit before the app sees the message: "
         "16 MiB, over which uvicorn and hypercorn close 1009 and granian closes with no code; "
         "daphne 1 MiB, over which it drops TCP without a close frame; uvicorn's websockets "
-        "implementation never tells the app (its receive() stays pending)",
+        "implementation tells the app (1006) only after its 10 s close timeout, so the "
+        "app's receive() is still pending when the check stops waiting (4 s)",
         "expect": {
             "uvicorn-websockets": {
                 "app": {"messages": [], "ended by": "hung", "code": None},

@@ -272,7 +272,7 @@ async def _leave(target: Target, path: str, how: str) -> JSON:
 def _send_after(how: str) -> Check:
     async def run(target: Target) -> Outcome:
         token = new_token()
-        client = await _leave(target, f"/send-after-leave?token={token}", how)
+        client = await _leave(target, f"/send-after-leave?token={token}&how={how}", how)
         await signal(target, token)
         seen = cast(p.SendAfterLeaveReport, await report(target, token))
         app: JSON = {

@@ -528,10 +528,14 @@ class WebSocket(Mapping[str, Any]):
 
     async def _answer_close(self) -> None:
         """The client has closed: where the server answers only once the application
-        closes (granian), close now, so the client is not left waiting on the app."""
+        closes (granian), close now, so the client is not left waiting on the app.
+
+        Not for 1005 or 1006: that is the server failing the connection itself (an
+        oversized or malformed frame), which it ends its own way."""
         if (
             self._app_state is CONNECTED
             and not self._close_answered
+            and self.close_code not in (NO_STATUS_RECEIVED, ABNORMAL_CLOSURE)
             and self.capabilities.quirks.defers_close_reply
         ):
             # The app has not closed: its state stays, and close() stays a no-op.
@@ -614,7 +618,7 @@ class WebSocket(Mapping[str, Any]):
         """
         accepted = self._app_state is CONNECTED
         await self.send({"type": "websocket.close", "code": code, "reason": reason or ""})
-        if accepted and self.capabilities.quirks.waits_for_close_reply:
+        if accepted and identify_quirks(self.scope).waits_for_close_reply:
             await self.wait_closed(CLOSE_TIMEOUT)
 
     async def send_denial_response(self, response: DenialResponse) -> None:

@@ -11,19 +11,18 @@ import asyncio
 import json
 import socket
 import struct
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from websockets.asyncio.client import connect as ws_client_connect
 from websockets.exceptions import ConnectionClosed
 
 from adapters.handshake import open_handshake
-from adapters.process import group_processes
+from adapters.process import group_rss_bytes
 
 __all__ = [
     "FaultReport",
@@ -35,10 +34,6 @@ __all__ = [
     "stream_fault",
     "wait_for_report",
 ]
-
-_CLOCK_TICK: Final = threading.Event()
-"""Never set: ``_CLOCK_TICK.wait(t)`` is the pause of a bounded polling loop."""
-
 
 # The side channel, read.
 
@@ -65,25 +60,7 @@ def wait_for_report(path: Path, event: str, timeout: float) -> dict[str, Any] | 
                 return record
         if time.monotonic() >= deadline:
             return None
-        _CLOCK_TICK.wait(0.01)
-
-
-# Client side: process measurements.
-
-
-def group_rss_bytes(pgid: int) -> int:
-    """Resident memory (``VmRSS``) summed over every process of group ``pgid``, in bytes."""
-    total = 0
-    for pid, _ in group_processes(pgid):
-        try:
-            with open(f"/proc/{pid}/status", encoding="ascii") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except OSError:  # the process exited while we looked
-            continue
-    return total
+        time.sleep(0.01)  # the poll's pace: the file is what is waited on
 
 
 # Client side: faults.

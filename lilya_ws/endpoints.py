@@ -49,6 +49,10 @@ HTTPApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 logger: Final = logging.getLogger("lilya_ws")
 
+_LIFESPAN_REPLIES: Final = {
+    "lifespan.startup": "lifespan.startup.complete",
+    "lifespan.shutdown": "lifespan.shutdown.complete",
+}
 _NOT_FOUND: Final = Response("Not Found", status_code=404)
 _SERVER_ERROR: Final = Response("Internal Server Error", status_code=500)
 
@@ -173,13 +177,11 @@ async def _lifespan(
     receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
 ) -> None:
     """Acknowledge startup and shutdown, so no server warns about lifespan."""
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+    kind = ""
+    while kind != "lifespan.shutdown":
+        kind = (await receive())["type"]
+        if kind in _LIFESPAN_REPLIES:
+            await send({"type": _LIFESPAN_REPLIES[kind]})
 
 
 def _name(handler: Callable[..., Any]) -> str:

@@ -36,6 +36,7 @@ import random
 import sys
 from collections.abc import Sequence
 from typing import Any, Final
+from unittest.mock import patch
 from urllib.parse import parse_qs
 
 import anyio
@@ -107,7 +108,7 @@ def _patch_hypercorn() -> None:
         async with self.send_lock:
             await unpatched(self)
 
-    TCPServer._close = _close  # type: ignore[method-assign]  # the fix under test, patched in
+    patch.object(TCPServer, "_close", _close).start()  # for the whole server process
 
 
 if os.environ.get(PATCH_VARIABLE) == "1":

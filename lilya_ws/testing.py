@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, Union
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 try:
     import anyio
@@ -525,7 +525,7 @@ def build_scope(
     scope: dict[str, Any] = {
         "type": "websocket",
         "asgi": asgi,
-        "path": parts.path or "/",
+        "path": unquote(parts.path) or "/",  # servers decode the path; raw_path keeps it
         "raw_path": (parts.path or "/").encode("latin-1"),
         "root_path": "",
         "query_string": parts.query.encode("latin-1"),

@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, overload
 
 from lilya_ws.capabilities import (
     ACCEPT_HEADERS_SPEC,
     CLOSE_REASON_SPEC,
     EVERY_LENGTH,
-    Capabilities,
     identify_quirks,
     is_peer_gone,
 )
 from lilya_ws.concurrency import call_soon, wait_with_timeout
-from lilya_ws.datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
+from lilya_ws.connection import Connection
 from lilya_ws.errors import (
     ConnectionClosed,
     DenialResponseUnsupported,
@@ -123,7 +122,7 @@ def _disconnect_fields(message: Mapping[str, Any]) -> tuple[int, str]:
     return (NO_STATUS_RECEIVED if code is None else int(code)), (message.get("reason") or "")
 
 
-class WebSocket(Mapping[str, Any]):
+class WebSocket(Connection):
     """A WebSocket connection, readable like its scope.
 
     Example:
@@ -141,33 +140,20 @@ class WebSocket(Mapping[str, Any]):
         "_accepted",
         "_ahead",
         "_app_state",
-        "_capabilities",
         "_client_state",
         "_close_answered",
         "_codec",
-        "_cookies",
         "_fast_receive",
         "_fast_send",
-        "_headers",
         "_last",
         "_max_message_size",
-        "_query_params",
         "_receive",
         "_receive_timeout",
         "_send",
         "_send_lengths",
-        "_url",
         "close_code",
         "close_reason",
-        "scope",
     )
-
-    # Built on first use, so a connection pays only for what it reads.
-    _capabilities: Capabilities
-    _url: URL
-    _headers: Headers
-    _query_params: QueryParams
-    _cookies: dict[str, str]
 
     def __init__(
         self,
@@ -258,119 +244,11 @@ class WebSocket(Mapping[str, Any]):
             self._fast_send = self._fast_receive = False
             self._send_lengths = _NO_LENGTHS
 
-    # The scope, read-only.
-
-    @overload
-    def __getitem__(
-        self, key: Literal["type", "path", "scheme", "root_path", "http_version"]
-    ) -> str: ...
-
-    @overload
-    def __getitem__(self, key: Literal["query_string", "raw_path"]) -> bytes: ...
-
-    @overload
-    def __getitem__(self, key: Literal["headers"]) -> Iterable[tuple[bytes, bytes]]: ...
-
-    @overload
-    def __getitem__(self, key: Literal["subprotocols"]) -> Iterable[str]: ...
-
-    @overload
-    def __getitem__(self, key: str) -> Any: ...
-
-    def __getitem__(self, key: str) -> Any:
-        """``websocket["path"]`` is ``scope["path"]``; well-known keys are typed."""
-        return self.scope[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.scope)
-
-    def __len__(self) -> int:
-        return len(self.scope)
-
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
-
     def __repr__(self) -> str:
         return (
             f"<WebSocket {self.scope.get('path', '')!r} client={self.client_state.name}"
             f" application={self.application_state.name}>"
         )
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """What the server declares it supports (spec version, extensions)."""
-        try:
-            return self._capabilities
-        except AttributeError:  # built on first use (an unset slot)
-            self._capabilities = Capabilities.from_scope(self.scope)
-            return self._capabilities
-
-    @property
-    def spec_version(self) -> tuple[int, int]:
-        """The ASGI spec version the server declares; ``(2, 0)`` when it says nothing."""
-        return self.capabilities.spec_version
-
-    @property
-    def extensions(self) -> Mapping[str, Mapping[object, object]]:
-        return self.scope.get("extensions") or {}
-
-    @property
-    def url(self) -> URL:
-        try:
-            return self._url
-        except AttributeError:  # built on first use (an unset slot)
-            self._url = URL.from_scope(self.scope)
-            return self._url
-
-    @property
-    def headers(self) -> Headers:
-        try:
-            return self._headers
-        except AttributeError:  # built on first use (an unset slot)
-            self._headers = Headers(self.scope["headers"])
-            return self._headers
-
-    @property
-    def query_params(self) -> QueryParams:
-        try:
-            return self._query_params
-        except AttributeError:  # built on first use (an unset slot)
-            self._query_params = QueryParams(self.scope.get("query_string", b""))
-            return self._query_params
-
-    @property
-    def path_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = self.scope.get("path_params", {})
-        return params
-
-    @property
-    def cookies(self) -> dict[str, str]:
-        try:
-            return self._cookies
-        except AttributeError:  # built on first use (an unset slot)
-            self._cookies = parse_cookies(self.headers.get("cookie", ""))
-            return self._cookies
-
-    @property
-    def client(self) -> Address | None:
-        client = self.scope.get("client")
-        # daphne gives a list, granian the port as a str (adapters/DIALECTS.md §1).
-        return None if client is None else Address(str(client[0]), int(client[1]))
-
-    @property
-    def state(self) -> State:
-        """Attribute access over ``scope["state"]``, created when the server sent none."""
-        state = self.scope.get("state")
-        if state is None:
-            if not hasattr(self.scope, "__setitem__"):
-                return State()
-            state = self.scope["state"] = {}
-        return State(state)
-
-    @property
-    def subprotocols(self) -> list[str]:
-        """The subprotocols the client offered, in its order of preference."""
-        return list(self.scope.get("subprotocols") or ())
 
     # Raw messages, through the state machine.
 

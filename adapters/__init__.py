@@ -2,7 +2,7 @@
 
 Seven configurations are known by name (see ``registry.AdapterName``)::
 
-    from adapters import get
+    from . import get
 
     with get("hypercorn-trio").start("adapters.echo_app:app") as server:
         print(server.ws_url, server.pid)
@@ -11,17 +11,18 @@ Each adapter's ``capabilities`` is the dialect measured by ``adapters.probe``,
 written once in ``lilya_ws.servers`` and summarised in ``adapters/DIALECTS.md``.
 """
 
-from adapters.base import ServerAdapter
-from adapters.errors import (
+from lilya_ws.servers import ServerCapabilities
+
+from .base import ServerAdapter
+from .errors import (
     AdapterError,
     PortInUseError,
     ServerStartError,
     ServerUnavailableError,
     UnknownAdapterError,
 )
-from adapters.process import RunningServer
-from adapters.registry import ADAPTERS, AdapterName, available, get, names
-from lilya_ws.servers import ServerCapabilities
+from .process import RunningServer
+from .registry import ADAPTERS, AdapterName, available, get, names
 
 __all__ = [
     "ADAPTERS",

@@ -27,10 +27,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Final, TextIO
 
-from adapters import dialects_md
-from adapters.errors import AdapterError
-from adapters.process import RunningServer
-from adapters.registry import ADAPTERS, get
+from . import dialects_md
+from .errors import AdapterError
+from .process import RunningServer
+from .registry import ADAPTERS, get
 
 _FOLLOW_INTERVAL: Final = 0.2
 """How long ``serve`` waits on the server process between copies of its new output."""
@@ -124,7 +124,7 @@ def _follow(server: RunningServer, out: TextIO) -> int:
 
 
 def _record_scopes(names: Sequence[str], path: Path | None) -> int:
-    from adapters import scopes  # needs the websockets client, as the probe does
+    from . import scopes  # needs the websockets client, as the probe does
 
     adapters = [get(name) for name in names] or [a for a in ADAPTERS.values() if a.available]
     scopes.record(adapters, path or scopes.FIXTURE)
@@ -133,7 +133,7 @@ def _record_scopes(names: Sequence[str], path: Path | None) -> int:
 
 
 def _probe(names: Sequence[str], json_path: Path | None) -> int:
-    from adapters.probe import PROBE_APP, capabilities_from, measure  # needs websockets
+    from .probe import PROBE_APP, capabilities_from, measure  # needs websockets
 
     adapters = [get(name) for name in names] or [a for a in ADAPTERS.values() if a.available]
     dialects = []

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from adapters.errors import ServerUnavailableError
-from adapters.process import RunningServer, TLSFiles, start_server
 from lilya_ws.servers import SERVERS, ServerCapabilities
+
+from .errors import ServerUnavailableError
+from .process import RunningServer, TLSFiles, start_server
 
 HOST: Final = "127.0.0.1"
 STARTUP_TIMEOUT: Final = 20.0

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from adapters.base import ServerAdapter
-from adapters.process import TLSFiles
+from .base import ServerAdapter
+from .process import TLSFiles
 
 
 def command(app: str, host: str, port: int, /, tls: TLSFiles | None = None) -> list[str]:

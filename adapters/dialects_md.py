@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-from adapters.registry import SHORT_NAMES
 from lilya_ws.servers import SERVERS, Server
+
+from .registry import SHORT_NAMES
 
 PATH: Final = Path(__file__).with_name("DIALECTS.md")
 BEGIN: Final = "<!-- generated from lilya_ws/servers.py: python -m adapters dialects-md -->"

@@ -5,7 +5,7 @@ Serve it with ``python -m adapters serve uvicorn-wsproto adapters.echo_app:app``
 
 from __future__ import annotations
 
-from adapters.raw_asgi import AnyReceive, AnySend, Scope, websocket_only
+from .raw_asgi import AnyReceive, AnySend, Scope, websocket_only
 
 
 async def echo(scope: Scope, receive: AnyReceive, send: AnySend) -> None:

@@ -28,12 +28,12 @@ from typing import Final, TypeAlias, cast
 import trustme
 from websockets.asyncio.client import ClientConnection, connect
 
-from adapters.errors import ServerStartError
-from adapters.handshake import open_handshake
-from adapters.probe import MIB, PROBE_APP, STEP_TIMEOUT, Probe, ScopeEntry
-from adapters.probe_app import Outcome
-from adapters.process import RunningServer, TLSFiles
-from adapters.registry import ADAPTERS, get
+from .errors import ServerStartError
+from .handshake import open_handshake
+from .probe import MIB, PROBE_APP, STEP_TIMEOUT, Probe, ScopeEntry
+from .probe_app import Outcome
+from .process import RunningServer, TLSFiles
+from .registry import ADAPTERS, get
 
 Row: TypeAlias = object
 """One row's raw observations on one server (JSON)."""
@@ -297,7 +297,7 @@ def websocket_only_apps(name: str) -> dict[str, Row]:
     lifespan: dict[str, Row] = {}
     for app in ("raising_app", "returning_app"):
         try:
-            server = get(name).start(f"adapters.probe_app:{app}")
+            server = get(name).start(f"{__package__}.probe_app:{app}")
         except ServerStartError as exc:
             http[app] = "(the server did not start)"
             lifespan[app] = {"did not start": exc.reason, "log": _notable(exc.log_tail)}

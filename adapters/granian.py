@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Final
 
-from adapters.base import ServerAdapter
-from adapters.process import TLSFiles
+from .base import ServerAdapter
+from .process import TLSFiles
 
 
 def command(app: str, host: str, port: int, /, tls: TLSFiles | None = None) -> list[str]:

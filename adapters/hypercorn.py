@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Final, Literal
 
-from adapters.base import CommandBuilder, ServerAdapter
-from adapters.process import TLSFiles
+from .base import CommandBuilder, ServerAdapter
+from .process import TLSFiles
 
 WorkerClass = Literal["asyncio", "trio"]
 

@@ -25,8 +25,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Subprotocol
 
-from adapters.handshake import Handshake, open_handshake
-from adapters.probe_app import (
+from lilya_ws.servers import PROBE_CLOSE_CODE, SendAfterClose, ServerCapabilities
+
+from .handshake import Handshake, open_handshake
+from .probe_app import (
     ACCEPT_HEADER,
     CLOSE_REASON,
     DENIAL_PARTS,
@@ -35,10 +37,9 @@ from adapters.probe_app import (
     MessageShape,
     Outcome,
 )
-from adapters.process import RunningServer
-from lilya_ws.servers import PROBE_CLOSE_CODE, SendAfterClose, ServerCapabilities
+from .process import RunningServer
 
-PROBE_APP: Final = "adapters.probe_app:app"
+PROBE_APP: Final = f"{__package__}.probe_app:app"
 CLIENT_CLOSE_CODE: Final = PROBE_CLOSE_CODE
 CLIENT_CLOSE_REASON: Final = "bye"
 MIB: Final = 1024 * 1024

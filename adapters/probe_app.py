@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 import anyio
 import sniffio
 
-from adapters.raw_asgi import Message, Receive, Scope, Send, websocket_only
+from .raw_asgi import Message, Receive, Scope, Send, websocket_only
 
 HANG_TIMEOUT: Final = 1.0
 """How long a ``receive()`` or ``send()`` may block before it counts as hanging."""

@@ -26,8 +26,8 @@ from typing import Final
 
 import psutil
 
-from adapters.errors import PortInUseError, ServerStartError
-from adapters.handshake import open_handshake
+from .errors import PortInUseError, ServerStartError
+from .handshake import open_handshake
 
 STOP_TIMEOUT: Final = 5.0
 _POLL_INTERVAL: Final = 0.05

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, Literal, get_args
 
-from adapters import daphne, granian, hypercorn, uvicorn
-from adapters.base import ServerAdapter
-from adapters.errors import UnknownAdapterError
+from . import daphne, granian, hypercorn, uvicorn
+from .base import ServerAdapter
+from .errors import UnknownAdapterError
 
 AdapterName = Literal[
     "uvicorn-websockets",

@@ -43,9 +43,9 @@ import anyio
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from adapters.probe_app import error_shape
-from adapters.raw_asgi import AnyReceive, AnySend, Scope, websocket_only
-from adapters.registry import get
+from .probe_app import error_shape
+from .raw_asgi import AnyReceive, AnySend, Scope, websocket_only
+from .registry import get
 
 RULES: Final = ("close", "catch", "receive-first", "return", "wait", "close-wait", "catch-wait")
 STEP: Final = 3.0
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.patched:
         os.environ[PATCH_VARIABLE] = "1"
     for name in args.names:
-        with get(name).start("adapters.repro_close_race:app") as server:
+        with get(name).start(f"{__package__}.repro_close_race:app") as server:
             url = f"{server.ws_url}/race?rule={args.rule}&jitter={args.jitter}"
             seen = [asyncio.run(_one(url)) for _ in range(args.races)]
             client = collections.Counter(seen)

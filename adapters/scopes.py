@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
-from adapters.base import ServerAdapter
-from adapters.probe import PROBE_APP, Probe, ScopeEntry
+from .base import ServerAdapter
+from .probe import PROBE_APP, Probe, ScopeEntry
 
 FIXTURE: Final = Path(__file__).resolve().parents[1] / "tests" / "recorded_scopes.json"
 _HOST_HEADER: Final = repr(b"host")

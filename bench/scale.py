@@ -1,0 +1,660 @@
+"""Scale benchmark: server memory per connection and CPU per message, 1 to 10,000 connections.
+
+One server process per configuration and app (raw ASGI's echo, lilya_ws's echo:
+``bench.apps.raw_echo`` and ``bench.apps.lilya_ws_echo``, the apps of
+``bench.endtoend``). The client (picows, one process, all work in callbacks)
+raises the connection count step by step (``--counts``, default 1, 100, 1,000,
+10,000), and at each count measures:
+
+- memory: the server's USS and RSS (psutil, summed over its process group) with
+  every connection open, idle and verified by one echo, minus the same after
+  start-up and a warm-up connection, divided by the connections;
+- idle CPU: the server's CPU time over ``--idle-seconds`` with every connection
+  idle (its keep-alive pings, timers);
+- CPU per message: the server's CPU time (user+system, process group, children
+  included) over ``--windows`` windows in which up to ``--active`` of the
+  connections send ``--rate`` messages per second in total, evenly paced on the
+  loop clock and spread round-robin, divided by the echoes (every one checked).
+  ``net`` subtracts the idle rate over the window's wall time.
+
+The JSON (``--out``) holds every reading; the chart (``--chart``, ``bench/scale_chart.py``)
+is drawn from it, and ``--chart-only`` redraws it from a saved JSON.
+
+Run it with ``python -m bench.scale`` (about 25 minutes for all seven servers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Final, Literal, TypeAlias, TypedDict
+
+import psutil
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+from adapters import ServerAdapter, available, get
+from adapters.errors import AdapterError
+from adapters.process import RunningServer, group_cpu_seconds, group_processes
+from bench import scale_chart, table
+from bench.endtoend import client_cpu_seconds
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+COUNTS: Final = (1, 100, 1_000, 10_000)
+ACTIVE: Final = 1_000
+RATE: Final = 1_000
+"""Messages per second in total: under a third of a core for the slowest server here."""
+WINDOW: Final = 4.0
+WINDOWS: Final = 3
+IDLE_WINDOW: Final = 3.0
+PAYLOAD: Final = 32
+OPEN_CONCURRENCY: Final = 64
+"""Handshakes in flight at once: under every server's listen backlog (daphne's is 50
+in Twisted's default, hypercorn's 100), so no SYN is dropped and retried."""
+ATTEMPTS: Final = 3
+"""Tries per connection before it counts as failed (every failure is recorded)."""
+ECHO_TIMEOUT: Final = 60.0
+"""How long the echoes of one window or one verification may take beyond their sending."""
+CLOSE_TIMEOUT: Final = 30.0
+READ_BUFFER: Final = 4096
+"""picows' initial read buffer per connection (16 KiB by default): the client stays light."""
+
+ScaleApp: TypeAlias = Literal["raw", "lilya_ws"]
+APPS: Final[Mapping[ScaleApp, str]] = {
+    "raw": "bench.apps:raw_echo",
+    "lilya_ws": "bench.apps:lilya_ws_echo",
+}
+
+
+class Memory(TypedDict):
+    """The server's memory, summed over its process group, in bytes."""
+
+    rss: int
+    uss: int | None
+    """Unique set size (pages no other process shares); None where psutil cannot read it."""
+
+
+class Window(TypedDict):
+    """One paced window of echoes."""
+
+    messages: int
+    """Echoes received and checked (the window's sends, unless some went missing)."""
+    send_seconds: float
+    """From the first send to the last: ``messages / rate`` when the pace was kept."""
+    wall_seconds: float
+    """From the first send to the last echo."""
+    server_cpu_seconds: float
+    client_cpu_seconds: float
+    us_per_msg: float
+    """Server CPU per echo, idle background included."""
+    net_us_per_msg: float
+    """The same with the idle rate over ``wall_seconds`` subtracted."""
+
+
+class Point(TypedDict):
+    """One connection count under one server and app."""
+
+    connections: int
+    """The count asked for."""
+    opened: int
+    """Connections open and verified (one echo each) when memory was read."""
+    failures: int
+    """Connection attempts that failed (each retried up to ``ATTEMPTS`` times)."""
+    errors: list[str]
+    """The first few failures' messages, and any echo that went wrong."""
+    dropped: int
+    """Connections the server closed while they should have stayed open."""
+    memory: Memory
+    rss_per_connection: float | None
+    uss_per_connection: float | None
+    idle_cpu_per_second: float
+    active: int
+    windows: list[Window]
+    us_per_msg: float | None
+    """Median over windows of :attr:`Window.us_per_msg`."""
+    net_us_per_msg: float | None
+    mismatches: int
+    """Wrong or missing echoes over the point's verification and windows."""
+    client_rss: int
+
+
+class Run(TypedDict):
+    """One server process: one configuration serving one app, every count in turn."""
+
+    server: str
+    server_version: str | None
+    app: ScaleApp
+    baseline: Memory | None
+    points: list[Point]
+    problems: list[str]
+    seconds: float
+
+
+class Settings(TypedDict):
+    counts: list[int]
+    active: int
+    rate: int
+    window_seconds: float
+    windows: int
+    idle_seconds: float
+    payload: int
+    open_concurrency: int
+    memory: str
+    cpu: str
+
+
+class Report(TypedDict):
+    """What ``--out`` holds and ``--chart-only`` reads."""
+
+    settings: Settings
+    commit: str
+    """``git describe --always --dirty`` of the tree the servers imported lilya_ws from."""
+    python: str
+    platform: str
+    cpus: int
+    seconds: float
+    verified: bool
+    runs: list[Run]
+
+
+# The client.
+
+
+class Tally:
+    """Echoes received across every connection, and a future for the next target."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.dropped = 0
+        self._target = 0
+        self._reached: asyncio.Future[None] | None = None
+
+    def expect(self, more: int) -> asyncio.Future[None]:
+        """A future done once ``more`` further echoes have come back."""
+        self._target = self.received + more
+        self._reached = asyncio.get_running_loop().create_future()
+        self._check()
+        return self._reached
+
+    def echoed(self) -> None:
+        self.received += 1
+        self._check()
+
+    def _check(self) -> None:
+        reached = self._reached
+        if reached is not None and self.received >= self._target and not reached.done():
+            reached.set_result(None)
+
+
+class ScaleClient(WSListener):
+    """One connection: sends numbered messages when told, checks every echo in order."""
+
+    def __init__(self, index: int, tally: Tally, size: int) -> None:
+        self.index = index
+        self.tally = tally
+        self.size = size
+        self.sent = 0
+        self.received = 0
+        self.mismatches = 0
+        self.closing = False
+        self.transport: WSTransport | None = None
+
+    def payload(self, sequence: int) -> bytes:
+        return (b"%06d:%010d:" % (self.index, sequence)).ljust(self.size, b"x")
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+
+    def send_next(self) -> None:
+        assert self.transport is not None
+        self.transport.send(WSMsgType.TEXT, self.payload(self.sent))
+        self.sent += 1
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is WSMsgType.TEXT:
+            if frame.get_payload_as_bytes() != self.payload(self.received):
+                self.mismatches += 1
+            self.received += 1
+            self.tally.echoed()
+        elif frame.msg_type not in (WSMsgType.PING, WSMsgType.PONG, WSMsgType.CLOSE):
+            self.mismatches += 1  # an echo server sends nothing else
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if not self.closing:
+            self.tally.dropped += 1
+
+    @property
+    def missing(self) -> int:
+        return self.sent - self.received
+
+
+def _factory(client: ScaleClient) -> Callable[[], ScaleClient]:
+    return lambda: client
+
+
+class Fleet:
+    """Every connection to one server, opened step by step with bounded concurrency."""
+
+    def __init__(self, url: str, size: int, concurrency: int) -> None:
+        self.url = url
+        self.size = size
+        self.tally = Tally()
+        self.clients: list[ScaleClient] = []
+        self.failures = 0
+        self.errors: list[str] = []
+        self._slots = asyncio.Semaphore(concurrency)
+        self._next_index = 0
+
+    def note(self, error: str) -> None:
+        if len(self.errors) < 5:
+            self.errors.append(error)
+
+    async def grow(self, count: int) -> None:
+        """Open connections until ``count`` are open (or their attempts are spent)."""
+        await asyncio.gather(*(self._open_one() for _ in range(count - len(self.clients))))
+
+    async def _open_one(self) -> None:
+        async with self._slots:
+            for _ in range(ATTEMPTS):
+                client = ScaleClient(self._next_index, self.tally, self.size)
+                self._next_index += 1
+                try:
+                    await ws_connect(_factory(client), self.url, read_buffer_init_size=READ_BUFFER)
+                except Exception as exc:
+                    self.failures += 1
+                    self.note(f"connect: {type(exc).__name__}: {exc}")
+                    continue
+                self.clients.append(client)
+                return
+
+    async def echo_once(self, clients: Sequence[ScaleClient]) -> None:
+        """One echo on each of ``clients`` at once (a verification, not a measurement)."""
+        reached = self.tally.expect(len(clients))
+        for client in clients:
+            client.send_next()
+        await self._wait(reached, "verification")
+
+    async def paced(self, pid: int, active: int, rate: int, seconds: float) -> Window:
+        """Send ``rate * seconds`` messages over the first ``active`` connections, each at
+        its time on the loop clock, and wait for every echo; server CPU around it all."""
+        loop = asyncio.get_running_loop()
+        clients = self.clients[:active]
+        total = round(rate * seconds)
+        reached = self.tally.expect(total)
+        received_before = self.tally.received
+        server_before, client_before = group_cpu_seconds(pid), client_cpu_seconds()
+        start = loop.time()
+        for sequence in range(total):
+            delay = start + sequence / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)  # pacing: the next message's time on the clock
+            clients[sequence % len(clients)].send_next()
+        sent = loop.time()
+        await self._wait(reached, "window")
+        wall = loop.time() - start
+        server_cpu = group_cpu_seconds(pid) - server_before
+        messages = self.tally.received - received_before
+        return Window(
+            messages=messages,
+            send_seconds=sent - start,
+            wall_seconds=wall,
+            server_cpu_seconds=server_cpu,
+            client_cpu_seconds=client_cpu_seconds() - client_before,
+            us_per_msg=server_cpu / max(messages, 1) * 1e6,
+            net_us_per_msg=0.0,  # filled in once the idle rate is known
+        )
+
+    async def _wait(self, reached: asyncio.Future[None], what: str) -> None:
+        try:
+            await asyncio.wait_for(reached, ECHO_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.note(f"{what}: echoes missing after {ECHO_TIMEOUT:g} s")
+
+    @property
+    def mismatches(self) -> int:
+        return sum(client.mismatches + client.missing for client in self.clients)
+
+    async def close(self) -> None:
+        """Close every connection (a close frame, then the socket)."""
+        for client in self.clients:
+            client.closing = True
+            if client.transport is not None:
+                client.transport.send_close()
+                client.transport.disconnect()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(
+                    *(c.transport.wait_disconnected() for c in self.clients if c.transport)
+                ),
+                CLOSE_TIMEOUT,
+            )
+
+
+# The server.
+
+
+def group_memory(pgid: int) -> Memory:
+    """RSS and USS summed over the server's process group (``adapters.process``)."""
+    rss, uss = 0, 0
+    uss_known = True
+    for _, process in group_processes(pgid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            try:
+                full = process.memory_full_info()
+            except psutil.AccessDenied:
+                uss_known = False
+                rss += int(process.memory_info().rss)
+                continue
+            rss += int(full.rss)
+            uss += int(full.uss)
+    return Memory(rss=rss, uss=uss if uss_known else None)
+
+
+def own_rss() -> int:
+    """The client's resident memory, in bytes."""
+    return int(psutil.Process().memory_info().rss)
+
+
+def per_connection(now: int | None, base: int | None, connections: int) -> float | None:
+    if now is None or base is None or connections == 0:
+        return None
+    return (now - base) / connections
+
+
+async def measure_point(
+    fleet: Fleet, server: RunningServer, count: int, options: Options, base: Memory
+) -> Point:
+    """Grow to ``count`` connections, read memory, then idle CPU and the paced windows."""
+    failures_before, dropped_before = fleet.failures, fleet.tally.dropped
+    errors_before = len(fleet.errors)
+    already = len(fleet.clients)
+    await fleet.grow(count)
+    await fleet.echo_once(fleet.clients[already:])
+    opened = len(fleet.clients)
+    memory = group_memory(server.pid)
+
+    idle_before = group_cpu_seconds(server.pid)
+    idle_start = time.perf_counter()
+    await asyncio.sleep(options.idle_seconds)  # the measured idle interval itself
+    idle_rate = (group_cpu_seconds(server.pid) - idle_before) / (time.perf_counter() - idle_start)
+
+    active = min(options.active, opened)
+    windows: list[Window] = []
+    for _ in range(options.windows if active else 0):
+        window = await fleet.paced(server.pid, active, options.rate, options.window)
+        net_cpu = window["server_cpu_seconds"] - idle_rate * window["wall_seconds"]
+        window["net_us_per_msg"] = net_cpu / max(window["messages"], 1) * 1e6
+        windows.append(window)
+    return Point(
+        connections=count,
+        opened=opened,
+        failures=fleet.failures - failures_before,
+        errors=fleet.errors[errors_before:],
+        dropped=fleet.tally.dropped - dropped_before,
+        memory=memory,
+        rss_per_connection=per_connection(memory["rss"], base["rss"], opened),
+        uss_per_connection=per_connection(memory["uss"], base["uss"], opened),
+        idle_cpu_per_second=idle_rate,
+        active=active,
+        windows=windows,
+        us_per_msg=table.median([w["us_per_msg"] for w in windows]),
+        net_us_per_msg=table.median([w["net_us_per_msg"] for w in windows]),
+        mismatches=fleet.mismatches,
+        client_rss=own_rss(),
+    )
+
+
+async def run_server(adapter: ServerAdapter, app: ScaleApp, options: Options) -> Run:
+    """One fresh server process serving ``app``; every count in turn, growing."""
+    started = time.perf_counter()
+    run = Run(
+        server=adapter.name,
+        server_version=adapter.version(),
+        app=app,
+        baseline=None,
+        points=[],
+        problems=[],
+        seconds=0.0,
+    )
+    try:
+        server = adapter.start(APPS[app], cwd=ROOT)
+    except AdapterError as exc:
+        run["problems"].append(f"server did not start: {exc}")
+        return run
+    with server:
+        url = server.ws_url + "/"
+        # Warm-up: one connection opened, echoed on and closed before the baseline.
+        warm = Fleet(url, options.payload, 1)
+        await warm.grow(1)
+        if warm.clients:
+            for _ in range(3):
+                await warm.echo_once(warm.clients)
+        await warm.close()
+        if not warm.clients:
+            run["problems"].append(f"warm-up failed: {warm.errors}")
+            return run
+        base = group_memory(server.pid)
+        run["baseline"] = base
+        fleet = Fleet(url, options.payload, options.open_concurrency)
+        try:
+            for count in sorted(options.counts):
+                print(f"  {adapter.name} {app}: {count} connections", file=sys.stderr, flush=True)
+                point = await measure_point(fleet, server, count, options, base)
+                run["points"].append(point)
+                if point["opened"] < count or point["mismatches"] or point["dropped"]:
+                    run["problems"].append(
+                        f"{count}: opened {point['opened']}, {point['failures']} failed"
+                        f" attempts, {point['dropped']} dropped,"
+                        f" {point['mismatches']} wrong or missing echoes"
+                    )
+                if point["opened"] < count:
+                    break  # the next count would only measure the same shortfall
+        finally:
+            await fleet.close()
+    run["seconds"] = time.perf_counter() - started
+    return run
+
+
+class Options(argparse.Namespace):
+    servers: list[str] | None
+    apps: list[ScaleApp]
+    counts: list[int]
+    active: int
+    rate: int
+    window: float
+    windows: int
+    idle_seconds: float
+    payload: int
+    open_concurrency: int
+    out: Path
+    chart: Path | None
+    chart_only: bool
+
+
+def raise_file_limit(needed: int) -> None:
+    """Raise this process's soft limit on open files (the servers inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, needed)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    if wanted < needed:
+        print(
+            f"warning: {needed} file descriptors needed, the hard limit is {wanted}",
+            file=sys.stderr,
+        )
+
+
+async def run_all(servers: Sequence[ServerAdapter], options: Options) -> list[Run]:
+    runs: list[Run] = []
+    for adapter in servers:
+        for app in options.apps:
+            print(f"scaling {adapter.name} {app} ...", file=sys.stderr, flush=True)
+            runs.append(await run_server(adapter, app, options))
+    return runs
+
+
+COLUMNS: Final[Sequence[table.Column]] = (
+    ("server", "<26"),
+    ("app", "<9"),
+    ("conns", ">6"),
+    ("open", ">6"),
+    ("uss/conn", ">9"),
+    ("rss/conn", ">9"),
+    ("idle cpu", ">8"),
+    ("us/msg", ">7"),
+    ("(min-max)", ">13"),
+    ("net", ">6"),
+    ("x raw", ">6"),
+    ("ok", ">4"),
+)
+
+
+def _kib(value: float | None) -> str:
+    return table.number(None if value is None else value / 1024, ".1f")
+
+
+def format_table(runs: Sequence[Run]) -> str:
+    """Per server, app and count: memory per connection, idle CPU, CPU per message."""
+    raw = {
+        (run["server"], point["connections"]): point
+        for run in runs
+        if run["app"] == "raw"
+        for point in run["points"]
+    }
+    lines = []
+    for run in runs:
+        for point in run["points"]:
+            base = raw.get((run["server"], point["connections"]))
+            ratio = (
+                point["us_per_msg"] / base["us_per_msg"]
+                if base and base["us_per_msg"] and point["us_per_msg"] is not None
+                else None
+            )
+            lines.append(
+                (
+                    run["server"],
+                    run["app"],
+                    str(point["connections"]),
+                    str(point["opened"]),
+                    _kib(point["uss_per_connection"]),
+                    _kib(point["rss_per_connection"]),
+                    f"{point['idle_cpu_per_second']:.1%}",
+                    table.number(point["us_per_msg"], ".1f"),
+                    table.extent([w["us_per_msg"] for w in point["windows"]], ".1f"),
+                    table.number(point["net_us_per_msg"], ".1f"),
+                    table.number(ratio, ".2f"),
+                    table.verdict(
+                        not point["mismatches"] and point["opened"] == point["connections"]
+                    ),
+                )
+            )
+    return table.render(COLUMNS, lines)
+
+
+def describe_commit() -> str:
+    """The checkout's commit, ``-dirty`` when files differ from it ("unknown" without git)."""
+    try:
+        completed = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return completed.stdout.strip()
+
+
+def load(path: Path) -> Report:
+    """A report saved by a run (``--out``)."""
+    report: Report = json.loads(path.read_text(encoding="utf-8"))
+    return report
+
+
+def parse(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--servers", type=lambda s: s.split(","), help="adapter names, a,b,...")
+    parser.add_argument(
+        "--apps", type=lambda s: s.split(","), default=list(APPS), help="raw,lilya_ws"
+    )
+    parser.add_argument(
+        "--counts", type=lambda s: [int(c) for c in s.split(",")], default=list(COUNTS)
+    )
+    parser.add_argument("--active", type=int, default=ACTIVE, help="connections that send")
+    parser.add_argument("--rate", type=int, default=RATE, help="messages per second in total")
+    parser.add_argument("--window", type=float, default=WINDOW, help="seconds per window")
+    parser.add_argument("--windows", type=int, default=WINDOWS, help="windows per count")
+    parser.add_argument("--idle-seconds", type=float, default=IDLE_WINDOW)
+    parser.add_argument("--payload", type=int, default=PAYLOAD, help="bytes per message")
+    parser.add_argument("--open-concurrency", type=int, default=OPEN_CONCURRENCY)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "scale.json")
+    parser.add_argument("--chart", type=Path, default=ROOT / "bench" / "scale.png")
+    parser.add_argument("--no-chart", dest="chart", action="store_const", const=None)
+    parser.add_argument("--chart-only", action="store_true", help="redraw --chart from --out")
+    options = parser.parse_args(argv, namespace=Options())
+    for app in options.apps:
+        if app not in APPS:
+            parser.error(f"unknown app {app!r}: choose from {', '.join(APPS)}")
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the scale benchmark, save the JSON and draw the chart; exit 1 on any failure."""
+    options = parse(argv)
+    if options.chart_only:
+        scale_chart.draw(load(options.out), options.chart or ROOT / "bench" / "scale.png")
+        return 0
+    servers = [get(name) for name in options.servers] if options.servers else list(available())
+    raise_file_limit(max(options.counts) + 1024)
+    commit = describe_commit()
+    started = time.perf_counter()
+    runs = asyncio.run(run_all(servers, options))
+    seconds = time.perf_counter() - started
+    verified = all(not run["problems"] and run["points"] for run in runs)
+    report = Report(
+        settings=Settings(
+            counts=sorted(options.counts),
+            active=options.active,
+            rate=options.rate,
+            window_seconds=options.window,
+            windows=options.windows,
+            idle_seconds=options.idle_seconds,
+            payload=options.payload,
+            open_concurrency=options.open_concurrency,
+            memory="psutil USS (and RSS), summed over the server's process group",
+            cpu="psutil user+system, children included, summed over the process group",
+        ),
+        commit=commit,
+        python=platform.python_version(),
+        platform=platform.platform(),
+        cpus=psutil.cpu_count() or 0,
+        seconds=seconds,
+        verified=verified,
+        runs=runs,
+    )
+    options.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    if options.chart is not None:
+        scale_chart.draw(report, options.chart)
+    print(
+        f"{options.rate} msg/s over up to {options.active} connections, {options.windows}"
+        f" windows of {options.window:g} s per count; took {seconds:.0f} s"
+    )
+    print(format_table(runs))
+    for run in runs:
+        for problem in run["problems"]:
+            print(f"FAILED {run['server']} {run['app']}: {problem}", file=sys.stderr)
+    return 0 if verified else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

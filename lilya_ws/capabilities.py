@@ -129,7 +129,9 @@ HYPERCORN: Final = quirks_of("hypercorn")
 
 PEER_GONE_ERRORS: Final[Mapping[str, str]] = {
     "uvicorn.protocols.utils.ClientDisconnected": "uvicorn (all three): a send after the peer left",
-    "lilya_ws.testing.ClientGone": "lilya_ws.testing: its uvicorn presets' ClientDisconnected",
+    "lilya_ws.testing._client.ClientGone": (
+        "lilya_ws.testing: its uvicorn presets' ClientDisconnected"
+    ),
     "trio.BusyResourceError": "hypercorn (trio): a send while hypercorn closes the socket",
     "builtins.OSError": "Starlette's and Lilya's convention for a departed client (their tests)",
 }

@@ -1,74 +1,36 @@
-"""An in-process WebSocket test client that can speak each server's dialect.
+"""The in-process connection: the test's ``TestWebSocket`` and the server it plays.
 
-The app runs as a task on the test's own event loop, fed through in-memory
-streams: no threads, no polling. It runs under asyncio and trio alike (through ``anyio``,
-which this module needs: ``pip install 'lilya-ws[testing]'``; the library
-itself does not). A ``Dialect`` reproduces what one real server puts in the
-scope and its messages, and how it treats sends after the client left; the
-presets are named as the adapters' configurations (``uvicorn-websockets``,
-``hypercorn-trio``...) and derived from their measured facts (``lilya_ws.servers``).
-
-Example:
-    async def test_echo() -> None:
-        async with connect(app, "/echo?room=1", dialect="hypercorn-asyncio") as ws:
-            await ws.send_text("hi")
-            assert await ws.receive_text(timeout=1) == "hi"
-
-Plain (sync) tests use ``connect_sync`` the same way; it runs the event loop
-(``backend="asyncio"`` or ``"trio"``) in an anyio portal thread that sleeps
-until the test calls.
+One object holds both ends of two in-memory streams, so the app runs as a task
+on the test's own event loop: no threads, no polling. Where a real server would
+differ (the messages' keys, close codes, a send after the client left), it
+follows its ``Dialect``.
 """
 
 from __future__ import annotations
 
-import base64
 import enum
 import math
-import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, Union
-from urllib.parse import unquote, urlsplit
 
 try:
     import anyio
-    from anyio.from_thread import start_blocking_portal
 except ImportError as error:  # pragma: no cover - the library itself runs without anyio
     raise ImportError("lilya_ws.testing needs anyio: pip install 'lilya-ws[testing]'") from error
 
 from lilya_ws.errors import ReceiveTimeout, WebSocketDisconnect
 from lilya_ws.json import JSONCodec, StdlibCodec
-from lilya_ws.servers import (
-    DENIAL_RESPONSE_EXTENSION,
-    PROBE_CLOSE_CODE,
-    SERVERS,
-    SendAfterClose,
-    Server,
-)
+from lilya_ws.testing._dialects import Dialect, get_dialect
+from lilya_ws.testing._scope import build_scope
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from typing import TypeAlias
 
     from anyio.abc import TaskGroup
-    from anyio.from_thread import BlockingPortal
 
-__all__ = [
-    "ALIASES",
-    "DIALECTS",
-    "Backend",
-    "Dialect",
-    "HandshakeRejected",
-    "SyncTestWebSocket",
-    "TestWebSocket",
-    "connect",
-    "connect_sync",
-    "get_dialect",
-    "preset",
-]
-
-Backend: TypeAlias = Literal["asyncio", "trio"]
 AppReceive: TypeAlias = "Callable[[], Awaitable[dict[str, Any]]]"
 AppSend: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[None]]"
 TestApp: TypeAlias = "Callable[[dict[str, Any], AppReceive, AppSend], Awaitable[None]]"
@@ -86,108 +48,6 @@ class _CloseCode(enum.IntEnum):
     PROTOCOL_ERROR = 1002
     NO_STATUS = 1005
     ABNORMAL = 1006
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """How one server speaks ASGI WebSocket, as measured (``adapters/DIALECTS.md``)."""
-
-    name: str
-    spec_version: str | None
-    """``scope["asgi"]["spec_version"]``; None leaves the key out (ASGI: 2.0)."""
-    denial_extension: bool
-    """``websocket.http.response`` is in ``scope["extensions"]``."""
-    extra_extensions: tuple[str, ...] = ()
-    has_extensions: bool = True
-    has_scheme: bool = True
-    has_http_version: bool = True
-    has_state: bool = True
-    client_as: Literal["tuple", "list", "str-port"] = "tuple"
-    """How the scope's ``client``/``server`` pairs look (granian: the port is a str)."""
-    receive_both_keys: bool = False
-    """``websocket.receive`` carries ``text`` and ``bytes``, the unused one None."""
-    code_as_intenum: bool = False
-    """Disconnect codes arrive as an ``IntEnum`` rather than a plain ``int``."""
-    disconnect_reason: bool = True
-    """``websocket.disconnect`` carries a ``reason`` key."""
-    clean_close_code: int | None = None
-    """Code the app sees for a clean client close; None: the client's own code."""
-    abrupt_close_code: int = 1006
-    """Code the app sees when the client drops the TCP connection."""
-    send_after_close: SendAfterClose = "oserror"
-    """What the server's ``send`` does once the client has gone."""
-    drops_empty_sends: bool = False
-    """An empty ``text``/``bytes`` from the app never reaches the client."""
-    accept_headers: bool = True
-    close_reason: bool = True
-    streamed_denial: bool = True
-    """Denial body parts with ``more_body`` are sent; otherwise they raise
-    ``RuntimeError`` and only the last part reaches the client."""
-    close_codes: tuple[range, ...] | None = None
-    """The only close codes the server sends after accepting; others make its
-    ``send`` raise (daphne's autobahn raises a bare ``Exception``)."""
-
-
-_CLIENT_AS: Final[Mapping[str, Literal["tuple", "list", "str-port"]]] = {
-    "tuple[str, int]": "tuple",
-    "list[int | str]": "list",
-    "tuple[str, str]": "str-port",
-}
-
-
-def preset(server: Server) -> Dialect:
-    """The test client's dialect for ``server``, derived from its measured facts."""
-    facts = server.capabilities
-    extensions = facts.extensions or ()
-    clean = facts.clean_close_code
-    return Dialect(
-        server.name,
-        spec_version=facts.spec_version,
-        denial_extension=DENIAL_RESPONSE_EXTENSION in extensions,
-        extra_extensions=tuple(name for name in extensions if name != DENIAL_RESPONSE_EXTENSION),
-        has_extensions=facts.extensions is not None,
-        has_scheme=facts.scope_has_scheme,
-        has_http_version=facts.scope_has_http_version,
-        has_state=facts.scope_has_state,
-        client_as=_CLIENT_AS[facts.address_shape],
-        receive_both_keys=facts.receive_has_both_keys,
-        code_as_intenum=facts.disconnect_code_types != {"int"},
-        disconnect_reason=facts.disconnect_reason,
-        clean_close_code=None if clean == PROBE_CLOSE_CODE else clean,
-        abrupt_close_code=facts.abrupt_close_code,
-        send_after_close=facts.send_after_close,
-        drops_empty_sends=not (facts.empty_text_sent and facts.empty_bytes_sent),
-        accept_headers=facts.accept_headers,
-        close_reason=facts.close_reason,
-        streamed_denial=facts.streamed_denial,
-        close_codes=None if facts.standard_close_codes else server.close_codes,
-    )
-
-
-DIALECTS: Final[Mapping[str, Dialect]] = {
-    "spec": Dialect("spec", spec_version="2.4", denial_extension=True),
-    **{name: preset(server) for name, server in SERVERS.items()},
-}
-"""Presets by the adapters' configuration names, derived from ``lilya_ws.servers``;
-``spec`` is a server that does all the ASGI spec says."""
-
-ALIASES: Final[Mapping[str, str]] = {
-    "uvicorn": "uvicorn-websockets",
-    "hypercorn": "hypercorn-asyncio",
-}
-"""The presets' former names, still accepted by ``connect`` and ``get_dialect``."""
-
-
-def get_dialect(dialect: str | Dialect) -> Dialect:
-    """The preset called ``dialect`` (an adapter configuration name, ``spec``, or a
-    former name from ``ALIASES``); a ``Dialect`` is returned as it is."""
-    if isinstance(dialect, Dialect):
-        return dialect
-    try:
-        return DIALECTS[ALIASES.get(dialect, dialect)]
-    except KeyError:
-        known = ", ".join(sorted(DIALECTS))
-        raise ValueError(f"Unknown dialect {dialect!r}: one of {known}") from None
 
 
 class HandshakeRejected(Exception):
@@ -222,8 +82,6 @@ class _Handshake:
     done: anyio.Event = field(default_factory=anyio.Event)
     error: BaseException | None = None
     """The app's exception when it failed before answering."""
-    subprotocol: str | None = None
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     status: int | None = None
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: list[bytes] = field(default_factory=list)
@@ -251,23 +109,16 @@ class TestWebSocket:
         self._handshake = _Handshake()
         self._app_scope = anyio.CancelScope()
         self._app_done = anyio.Event()
-        self._started = False
         self._client_gone = False
         self._app_closed = False
         self._final: _Closed | None = None
+        self.subprotocol: str | None = None
+        """The subprotocol the app chose in ``accept``."""
+        self.accept_headers: list[tuple[bytes, bytes]] = []
+        """The extra headers the app sent with ``accept`` (as the server delivers them)."""
         self.close_code: int | None = None
         """The code the app closed with, once a receive has seen it."""
         self.close_reason: str | None = None
-
-    @property
-    def subprotocol(self) -> str | None:
-        """The subprotocol the app chose in ``accept``."""
-        return self._handshake.subprotocol
-
-    @property
-    def accept_headers(self) -> list[tuple[bytes, bytes]]:
-        """The extra headers the app sent with ``accept`` (as the server delivers them)."""
-        return self._handshake.headers
 
     # The app's side of the channel, shaped by the dialect.
 
@@ -276,8 +127,7 @@ class TestWebSocket:
 
     async def _app_send(self, message: Mapping[str, Any]) -> None:
         mtype = message["type"]
-        handshake = self._handshake
-        if not handshake.done.is_set():
+        if not self._handshake.done.is_set():
             self._on_handshake_message(mtype, message)
             return
         if self._client_gone:
@@ -295,17 +145,17 @@ class TestWebSocket:
                 raise Exception(f"invalid close code {code}")
             reason = message.get("reason") or "" if self.dialect.close_reason else ""
             self._app_closed = True
-            self._from_app.send_nowait(_Closed(message.get("code", 1000), reason))
-            self._to_app.send_nowait(self._disconnect(message.get("code", 1000), reason))
+            self._from_app.send_nowait(_Closed(code, reason))
+            self._to_app.send_nowait(self._disconnect(code, reason))
         else:
             raise RuntimeError(f"Unexpected ASGI message {mtype!r} after the handshake")
 
     def _on_handshake_message(self, mtype: str, message: Mapping[str, Any]) -> None:
         handshake = self._handshake
         if mtype == "websocket.accept":
-            handshake.subprotocol = message.get("subprotocol")
+            self.subprotocol = message.get("subprotocol")
             if self.dialect.accept_headers:
-                handshake.headers = list(message.get("headers") or ())
+                self.accept_headers = list(message.get("headers") or ())
             handshake.done.set()
         elif mtype == "websocket.close":
             handshake.status = 403
@@ -335,7 +185,7 @@ class TestWebSocket:
     def _disconnect(self, code: int, reason: str) -> dict[str, Any]:
         wire_code: int = (
             _CloseCode(code)
-            if self.dialect.code_as_intenum and code in (_CloseCode.__members__.values())
+            if self.dialect.code_as_intenum and code in _CloseCode.__members__.values()
             else code
         )
         message: dict[str, Any] = {"type": "websocket.disconnect", "code": wire_code}
@@ -369,7 +219,6 @@ class TestWebSocket:
         timeout = self._timeout
         self._to_app.send_nowait({"type": "websocket.connect"})
         tasks.start_soon(self._run_app)
-        self._started = True
         with anyio.move_on_after(timeout):
             await self._handshake.done.wait()
         handshake = self._handshake
@@ -387,8 +236,6 @@ class TestWebSocket:
     async def _stop(self) -> None:
         """Tell the app the client is gone, then wait for it (bounded by the connect
         timeout, then cancelled) and surface its error."""
-        if not self._started:
-            return
         done = self._app_done
         if not self._client_gone and not self._app_closed and not done.is_set():
             self._client_gone = True
@@ -498,63 +345,6 @@ class TestWebSocket:
 _CODEC: Final = StdlibCodec()
 
 
-def build_scope(
-    url: str,
-    dialect: Dialect,
-    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
-    subprotocols: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The scope ``dialect``'s server would build for a handshake to ``url``."""
-    parts = urlsplit(url if "://" in url else "ws://testserver" + url)
-    host = parts.netloc or "testserver"
-    key = base64.b64encode(os.urandom(16))
-    raw_headers = [
-        (b"host", host.encode("latin-1")),
-        (b"connection", b"upgrade"),
-        (b"upgrade", b"websocket"),
-        (b"sec-websocket-version", b"13"),
-        (b"sec-websocket-key", key),
-    ]
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
-    if subprotocols:
-        raw_headers.append((b"sec-websocket-protocol", ", ".join(subprotocols).encode("latin-1")))
-    asgi: dict[str, str] = {"version": "3.0"}
-    if dialect.spec_version is not None:
-        asgi["spec_version"] = dialect.spec_version
-    scope: dict[str, Any] = {
-        "type": "websocket",
-        "asgi": asgi,
-        "path": unquote(parts.path) or "/",  # servers decode the path; raw_path keeps it
-        "raw_path": (parts.path or "/").encode("latin-1"),
-        "root_path": "",
-        "query_string": parts.query.encode("latin-1"),
-        "headers": raw_headers,
-        "client": _pair(dialect, "127.0.0.1", 51000),
-        "server": _pair(dialect, parts.hostname or "testserver", parts.port or 80),
-        "subprotocols": list(subprotocols),
-    }
-    if dialect.has_state:
-        scope["state"] = {}
-    if dialect.has_scheme:
-        scope["scheme"] = parts.scheme or "ws"
-    if dialect.has_http_version:
-        scope["http_version"] = "1.1"
-    if dialect.has_extensions:
-        names = (
-            *dialect.extra_extensions,
-            *(["websocket.http.response"] * dialect.denial_extension),
-        )
-        scope["extensions"] = {name: {} for name in names}
-    return scope
-
-
-def _pair(dialect: Dialect, host: str, port: int) -> object:
-    if dialect.client_as == "list":
-        return [host, port]
-    return (host, str(port)) if dialect.client_as == "str-port" else (host, port)
-
-
 @asynccontextmanager
 async def connect(
     app: TestApp,
@@ -595,79 +385,3 @@ async def connect(
         ws._close_streams()
     if failure is not None:
         raise failure
-
-
-class SyncTestWebSocket:
-    """``TestWebSocket`` for plain (sync) tests: each call runs on the portal's loop."""
-
-    __test__ = False
-
-    def __init__(self, ws: TestWebSocket, portal: BlockingPortal) -> None:
-        self._ws = ws
-        self._portal = portal
-
-    @property
-    def subprotocol(self) -> str | None:
-        return self._ws.subprotocol
-
-    @property
-    def accept_headers(self) -> list[tuple[bytes, bytes]]:
-        return self._ws.accept_headers
-
-    @property
-    def close_code(self) -> int | None:
-        return self._ws.close_code
-
-    @property
-    def close_reason(self) -> str | None:
-        return self._ws.close_reason
-
-    def send_text(self, data: str) -> None:
-        self._portal.call(self._ws.send_text, data)
-
-    def send_bytes(self, data: bytes) -> None:
-        self._portal.call(self._ws.send_bytes, data)
-
-    def send_json(self, value: Any, mode: Literal["text", "binary"] = "text") -> None:
-        self._portal.call(self._ws.send_json, value, mode)
-
-    def receive(self, timeout: float = DEFAULT_TIMEOUT) -> str | bytes:
-        return self._portal.call(self._ws.receive, timeout)
-
-    def receive_text(self, timeout: float = DEFAULT_TIMEOUT) -> str:
-        return self._portal.call(self._ws.receive_text, timeout)
-
-    def receive_bytes(self, timeout: float = DEFAULT_TIMEOUT) -> bytes:
-        return self._portal.call(self._ws.receive_bytes, timeout)
-
-    def receive_json(
-        self, mode: Literal["text", "binary"] = "text", timeout: float = DEFAULT_TIMEOUT
-    ) -> Any:
-        return self._portal.call(self._ws.receive_json, mode, timeout)
-
-    def close(self, code: int = 1000, reason: str = "") -> None:
-        self._portal.call(self._ws.close, code, reason)
-
-    def abort(self) -> None:
-        self._portal.call(self._ws.abort)
-
-
-@contextmanager
-def connect_sync(
-    app: TestApp,
-    url: str = "/",
-    *,
-    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
-    subprotocols: Sequence[str] = (),
-    dialect: str | Dialect = "spec",
-    timeout: float = DEFAULT_TIMEOUT,
-    backend: Backend = "asyncio",
-) -> Iterator[SyncTestWebSocket]:
-    """``connect`` for sync tests. The app runs on an event loop of ``backend``
-    (``"asyncio"`` or ``"trio"``) in an anyio portal thread, which sleeps until
-    the test calls; the test's own thread needs no loop (it may even have one)."""
-    manager = connect(
-        app, url, headers=headers, subprotocols=subprotocols, dialect=dialect, timeout=timeout
-    )
-    with start_blocking_portal(backend) as portal, portal.wrap_async_context_manager(manager) as ws:
-        yield SyncTestWebSocket(ws, portal)

@@ -17,6 +17,10 @@ raises the connection count step by step (``--counts``, default 1, 100, 1,000,
   loop clock and spread round-robin, divided by the echoes (every one checked).
   ``net`` subtracts the idle rate over the window's wall time.
 
+``--apps raw_push,lilya_ws_push`` measures the idle push apps of
+``bench/scale_apps.py`` instead (no echoes: memory and idle CPU only), which is
+where lilya_ws keeps a read-ahead ``receive()`` pending per connection.
+
 The JSON (``--out``) holds every reading; the chart (``--chart``, ``bench/scale_chart.py``)
 is drawn from it, and ``--chart-only`` redraws it from a saved JSON.
 
@@ -67,11 +71,23 @@ CLOSE_TIMEOUT: Final = 30.0
 READ_BUFFER: Final = 4096
 """picows' initial read buffer per connection (16 KiB by default): the client stays light."""
 
-ScaleApp: TypeAlias = Literal["raw", "lilya_ws"]
+ScaleApp: TypeAlias = Literal["raw", "lilya_ws", "raw_push", "lilya_ws_push"]
 APPS: Final[Mapping[ScaleApp, str]] = {
     "raw": "bench.apps:raw_echo",
     "lilya_ws": "bench.apps:lilya_ws_echo",
+    "raw_push": "bench.scale_apps:raw_push",
+    "lilya_ws_push": "bench.scale_apps:lilya_ws_push",
 }
+"""What each app name serves: the echoes of ``bench.endtoend``, and the idle push apps
+of ``bench/scale_apps.py``, which echo nothing (memory and idle CPU only)."""
+ECHOES: Final[frozenset[ScaleApp]] = frozenset({"raw", "lilya_ws"})
+BASELINE: Final[Mapping[ScaleApp, ScaleApp]] = {
+    "raw": "raw",
+    "lilya_ws": "raw",
+    "raw_push": "raw_push",
+    "lilya_ws_push": "raw_push",
+}
+"""The raw ASGI app each app is compared with."""
 
 
 class Memory(TypedDict):
@@ -370,14 +386,15 @@ def per_connection(now: int | None, base: int | None, connections: int) -> float
 
 
 async def measure_point(
-    fleet: Fleet, server: RunningServer, count: int, options: Options, base: Memory
+    fleet: Fleet, server: RunningServer, count: int, options: Options, base: Memory, echoes: bool
 ) -> Point:
     """Grow to ``count`` connections, read memory, then idle CPU and the paced windows."""
     failures_before, dropped_before = fleet.failures, fleet.tally.dropped
     errors_before = len(fleet.errors)
     already = len(fleet.clients)
     await fleet.grow(count)
-    await fleet.echo_once(fleet.clients[already:])
+    if echoes:
+        await fleet.echo_once(fleet.clients[already:])
     opened = len(fleet.clients)
     memory = group_memory(server.pid)
 
@@ -386,7 +403,7 @@ async def measure_point(
     await asyncio.sleep(options.idle_seconds)  # the measured idle interval itself
     idle_rate = (group_cpu_seconds(server.pid) - idle_before) / (time.perf_counter() - idle_start)
 
-    active = min(options.active, opened)
+    active = min(options.active, opened) if echoes else 0
     windows: list[Window] = []
     for _ in range(options.windows if active else 0):
         window = await fleet.paced(server.pid, active, options.rate, options.window)
@@ -434,7 +451,7 @@ async def run_server(adapter: ServerAdapter, app: ScaleApp, options: Options) ->
         # Warm-up: one connection opened, echoed on and closed before the baseline.
         warm = Fleet(url, options.payload, 1)
         await warm.grow(1)
-        if warm.clients:
+        if warm.clients and app in ECHOES:
             for _ in range(3):
                 await warm.echo_once(warm.clients)
         await warm.close()
@@ -447,7 +464,7 @@ async def run_server(adapter: ServerAdapter, app: ScaleApp, options: Options) ->
         try:
             for count in sorted(options.counts):
                 print(f"  {adapter.name} {app}: {count} connections", file=sys.stderr, flush=True)
-                point = await measure_point(fleet, server, count, options, base)
+                point = await measure_point(fleet, server, count, options, base, app in ECHOES)
                 run["points"].append(point)
                 if point["opened"] < count or point["mismatches"] or point["dropped"]:
                     run["problems"].append(
@@ -503,7 +520,7 @@ async def run_all(servers: Sequence[ServerAdapter], options: Options) -> list[Ru
 
 COLUMNS: Final[Sequence[table.Column]] = (
     ("server", "<26"),
-    ("app", "<9"),
+    ("app", "<13"),
     ("conns", ">6"),
     ("open", ">6"),
     ("uss/conn", ">9"),
@@ -513,6 +530,7 @@ COLUMNS: Final[Sequence[table.Column]] = (
     ("(min-max)", ">13"),
     ("net", ">6"),
     ("x raw", ">6"),
+    ("mem x", ">6"),
     ("ok", ">4"),
 )
 
@@ -521,22 +539,24 @@ def _kib(value: float | None) -> str:
     return table.number(None if value is None else value / 1024, ".1f")
 
 
+def _ratio(value: float | None, base: float | None) -> float | None:
+    return value / base if value is not None and base else None
+
+
 def format_table(runs: Sequence[Run]) -> str:
     """Per server, app and count: memory per connection, idle CPU, CPU per message."""
-    raw = {
-        (run["server"], point["connections"]): point
+    points = {
+        (run["server"], run["app"], point["connections"]): point
         for run in runs
-        if run["app"] == "raw"
         for point in run["points"]
     }
     lines = []
     for run in runs:
         for point in run["points"]:
-            base = raw.get((run["server"], point["connections"]))
-            ratio = (
-                point["us_per_msg"] / base["us_per_msg"]
-                if base and base["us_per_msg"] and point["us_per_msg"] is not None
-                else None
+            base = points.get((run["server"], BASELINE[run["app"]], point["connections"]))
+            ratio = _ratio(point["us_per_msg"], base["us_per_msg"] if base else None)
+            memory_ratio = _ratio(
+                point["uss_per_connection"], base["uss_per_connection"] if base else None
             )
             lines.append(
                 (
@@ -551,6 +571,7 @@ def format_table(runs: Sequence[Run]) -> str:
                     table.extent([w["us_per_msg"] for w in point["windows"]], ".1f"),
                     table.number(point["net_us_per_msg"], ".1f"),
                     table.number(ratio, ".2f"),
+                    table.number(memory_ratio, ".2f"),
                     table.verdict(
                         not point["mismatches"] and point["opened"] == point["connections"]
                     ),
@@ -585,7 +606,10 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--servers", type=lambda s: s.split(","), help="adapter names, a,b,...")
     parser.add_argument(
-        "--apps", type=lambda s: s.split(","), default=list(APPS), help="raw,lilya_ws"
+        "--apps",
+        type=lambda s: s.split(","),
+        default=["raw", "lilya_ws"],
+        help=f"of {','.join(APPS)} (default raw,lilya_ws)",
     )
     parser.add_argument(
         "--counts", type=lambda s: [int(c) for c in s.split(",")], default=list(COUNTS)

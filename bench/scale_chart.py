@@ -24,8 +24,18 @@ from matplotlib.axes import Axes
 if TYPE_CHECKING:
     from bench.scale import Point, Report, Run
 
-COLOURS: Final = {"raw": "#555555", "lilya_ws": "#1f77b4"}
-LABELS: Final = {"raw": "raw ASGI", "lilya_ws": "lilya_ws"}
+COLOURS: Final = {
+    "raw": "#555555",
+    "lilya_ws": "#1f77b4",
+    "raw_push": "#999999",
+    "lilya_ws_push": "#9467bd",
+}
+LABELS: Final = {
+    "raw": "raw ASGI",
+    "lilya_ws": "lilya_ws",
+    "raw_push": "raw ASGI push (idle)",
+    "lilya_ws_push": "lilya_ws push (read-ahead)",
+}
 
 
 def _points(run: Run) -> list[Point]:

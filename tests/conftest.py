@@ -9,6 +9,10 @@ import pytest
 
 from lilya_ws.testing import DIALECTS
 
+# A user's sample project for the pytest plugin, run by tests/test_plugin.py with its own
+# pytest.ini; collected here it would have no app to serve.
+collect_ignore = ["plugin_user"]
+
 
 @pytest.fixture(params=sorted(DIALECTS))
 def dialect(request: pytest.FixtureRequest) -> str:

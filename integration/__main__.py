@@ -6,8 +6,11 @@
     python -m integration --servers daphne,granian --scenarios echo-text,tls-scheme
     python -m integration --target uvicorn-wsproto=ws://127.0.0.1:8000
     python -m integration --out build/ --update-readme README.md
+    python -m integration --no-browser                     # without Chromium's rows
 
-``--scenarios`` takes scenario names and inherent-difference ids alike. Progress
+``--scenarios`` takes scenario names and inherent-difference ids alike (a name
+selects the row in the browser's group too). Debian's ``chromium``, when
+installed, runs the browser's rows on every local server. Progress
 goes to stderr, one line per server as it finishes; the headline, the tables and
 where the reports were written go to stdout.
 
@@ -60,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--cafile", type=Path, help="CA of the --target wss:// servers")
     parser.add_argument("--ready-timeout", type=float, default=READY_TIMEOUT)
+    parser.add_argument(
+        "--no-browser", action="store_true", help="skip the browser rows (local servers only)"
+    )
     parser.add_argument("--out", type=Path, default=Path.cwd(), help="report directory")
     parser.add_argument("--update-readme", type=Path, metavar="PATH")
     args = parser.parse_args(argv)
@@ -72,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             _progress("starting each server configuration in turn (ws:// and wss://)")
-            report = run_local(args.servers, args.scenarios, _progress)
+            report = run_local(args.servers, args.scenarios, _progress, browser=not args.no_browser)
     except (UnknownAdapterError, KeyError) as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2

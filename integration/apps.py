@@ -30,11 +30,13 @@ from integration import protocol as p
 from lilya_ws import (
     DenialResponseUnsupported,
     InvalidJSON,
+    OriginPolicy,
     Response,
     StreamingResponse,
     UnexpectedMessageType,
     WebSocket,
     WebSocketDisconnect,
+    enforce_origin,
 )
 from lilya_ws.types import Scope
 from lilya_ws.websockets import Mode
@@ -391,6 +393,18 @@ async def max_size(websocket: WebSocket) -> None:
     kit.post(websocket, {"error": outcome})
 
 
+async def origin(websocket: WebSocket) -> None:
+    """Allow only the origin named in ``?allow=`` (the browser checks name their page's or
+    another); report what ``enforce_origin`` did, and send back the ``Origin`` accepted."""
+    policy = OriginPolicy([websocket.query_params.get("allow", "")])
+    outcome, _ = await kit.capture(enforce_origin(websocket, policy))
+    kit.post(websocket, {"enforce_origin": outcome})
+    if outcome["result"] == "ok":
+        await websocket.accept()
+        await websocket.send_text(websocket.headers.get("origin", ""))
+        await kit.drain(websocket)
+
+
 ROUTES: Final[Mapping[str, Route]] = {
     "echo": echo,
     "echo-json": echo_json,
@@ -411,6 +425,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "close-for": close_for,
     "iter": iterate,
     "max-size": max_size,
+    "origin": origin,
 }
 """Scenario apps by the first segment of the path."""
 

@@ -3,7 +3,8 @@
 The README's generated block (between the matrix markers) is the headline and
 the two tables; ``integration-report.md`` adds each row's expectation and every
 cell that differs, with what was observed; ``integration-report.json`` holds every
-cell, observed and expected.
+cell, observed and expected. The browser's rows are a column group of their own
+(a headline and tables headed by the browser and its version), in both.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Final, TypedDict
 
-from integration.runner import Cell, Report, ServerRun, Status
+from integration.runner import BrowserGroup, Cell, Report, ServerRun, Status
 from integration.scenarios import EVIDENCE, JSON, Inherent
 
 __all__ = ["render_json", "render_markdown", "render_tables", "update_readme"]
@@ -82,8 +83,8 @@ def render_tables(report: Report) -> str:
     ran = report.ran
     notes: dict[str, int] = {}
 
-    def mark(run: ServerRun, row: str) -> str:
-        cell = run.cell(row)
+    def mark(run: ServerRun, row: str, *, browser: bool = False) -> str:
+        cell = run.browser_cell(row) if browser else run.cell(row)
         if cell is None:
             return " "
         symbol = _MARKS[cell.status]
@@ -105,6 +106,20 @@ def render_tables(report: Report) -> str:
         lines += [f"| difference | {servers} | why |", "|---|" + "---|" * (len(ran) + 1)]
         for row in report.inherent:
             lines.append(_inherent_line(row, ran))
+    group = report.browser
+    if group is not None:
+        lines += ["", f"**{report.browser_headline}**"]
+    if group is not None and group.status == "ran":
+        if group.scenarios:
+            lines += ["", f"| {group.browser} | {servers} |", "|---|" + "---|" * len(ran)]
+            for scenario in group.scenarios:
+                marks = " | ".join(mark(run, scenario["name"], browser=True) for run in ran)
+                lines.append(f"| {scenario['name']} | {marks} |")
+        if group.inherent:
+            lines += ["", f"Inherent differences seen by {group.browser}:", ""]
+            lines += [f"| difference | {servers} | why |", "|---|" + "---|" * (len(ran) + 1)]
+            for row in group.inherent:
+                lines.append(_inherent_line(row, ran, browser=True))
     if notes:
         lines.append("")
         lines += [f"{number}. {_escape(text)}" for text, number in notes.items()]
@@ -117,10 +132,10 @@ def render_tables(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _inherent_line(row: Inherent, ran: tuple[ServerRun, ...]) -> str:
+def _inherent_line(row: Inherent, ran: tuple[ServerRun, ...], *, browser: bool = False) -> str:
     values = []
     for run in ran:
-        cell = run.cell(row["id"])
+        cell = run.browser_cell(row["id"]) if browser else run.cell(row["id"])
         if cell is None:
             values.append(" ")
             continue
@@ -135,6 +150,30 @@ def _inherent_line(row: Inherent, ran: tuple[ServerRun, ...]) -> str:
     ]
     what = f"{link}: {_escape(row['title'])} ({_escape(' · '.join(names))})"
     return f"| {what} | " + " | ".join(values) + f" | {_escape(row['reason'])} |"
+
+
+def _browser_rows(group: BrowserGroup) -> list[str]:
+    """The browser's rows with their expectations (its own section of the report)."""
+    lines = ["", f"## Browser ({group.browser}): the one expected outcome of each", ""]
+    if group.status != "ran":
+        lines += [f"Not run: {group.status}: {_escape(group.error or '')}", ""]
+    lines += [
+        "The page is served from 127.0.0.1 (its Origin is `http://127.0.0.1:<port>`); a "
+        "handshake's outcome is what CDP's Network domain saw.",
+        "",
+    ]
+    for scenario in group.scenarios:
+        see = scenario.get("see", [])
+        also = f" (see {', '.join(see)})" if see else ""
+        lines.append(f"- `{scenario['name']}`: {_escape(scenario['title'])}{also}")
+        lines.append(f"  - expected: `{_compact(scenario['expect'])}`")
+    for row in group.inherent:
+        lines.append(
+            f"- `{row['id']}` (inherent): {_escape(row['title'])}. {_escape(row['reason'])}"
+        )
+        for server, outcome in row["expect"].items():
+            lines.append(f"  - {server}: `{_compact(outcome)}`")
+    return lines
 
 
 def render_markdown(report: Report) -> str:
@@ -165,10 +204,18 @@ def render_markdown(report: Report) -> str:
         lines.append(f"- `{row['id']}`: {_escape(row['title'])}. {_escape(row['reason'])}")
         for server, outcome in row["expect"].items():
             lines.append(f"  - {server}: `{_compact(outcome)}`")
+    if report.browser is not None:
+        lines += _browser_rows(report.browser)
     lines += ["", "## Cells not as expected", ""]
-    unexpected = [c for run in report.servers for c in run.cells if not c.as_expected]
-    for cell in unexpected:
-        lines.append(f"- {cell.server} / {cell.row}: {cell.status}")
+    unexpected = [
+        (group, c)
+        for run in report.servers
+        for group, cells in (("", run.cells), ("browser: ", run.browser_cells))
+        for c in cells
+        if not c.as_expected
+    ]
+    for group, cell in unexpected:
+        lines.append(f"- {group}{cell.server} / {cell.row}: {cell.status}")
         if cell.observed is not None:
             lines.append(f"  - observed: `{_compact(cell.observed)}`")
         else:
@@ -188,6 +235,18 @@ class ServerJSON(TypedDict):
     restarted_after: list[str]
 
 
+class BrowserJSON(TypedDict):
+    browser: str
+    status: str
+    error: str | None
+    headline: str | None
+    scenarios: list[str]
+    inherent: list[str]
+    identical: list[str]
+    cells: list[dict[str, object]]
+    """Every browser :class:`~integration.runner.Cell`'s fields."""
+
+
 class ReportJSON(TypedDict):
     ok: bool
     headline: str
@@ -197,6 +256,7 @@ class ReportJSON(TypedDict):
     servers: list[ServerJSON]
     cells: list[dict[str, object]]
     """Every :class:`~integration.runner.Cell`'s fields."""
+    browser: BrowserJSON | None
 
 
 def report_json(report: Report) -> ReportJSON:
@@ -219,6 +279,23 @@ def report_json(report: Report) -> ReportJSON:
             for run in report.servers
         ],
         "cells": [dataclasses.asdict(cell) for run in report.servers for cell in run.cells],
+        "browser": _browser_json(report),
+    }
+
+
+def _browser_json(report: Report) -> BrowserJSON | None:
+    group = report.browser
+    if group is None:
+        return None
+    return {
+        "browser": group.browser,
+        "status": group.status,
+        "error": group.error,
+        "headline": report.browser_headline,
+        "scenarios": [s["name"] for s in group.scenarios],
+        "inherent": [row["id"] for row in group.inherent],
+        "identical": [s["name"] for s in group.scenarios if report.browser_identical(s["name"])],
+        "cells": [dataclasses.asdict(cell) for run in report.servers for cell in run.browser_cells],
     }
 
 

@@ -4,7 +4,9 @@ Data flows one way: row (``integration.scenarios``) → adapter → server → a
 client check → :class:`Cell`. A cell holds the observation made on the real
 server in this run and the row's expectation (the scenario's one outcome, or
 this server's entry of an inherent row); it is as expected only when the two
-are equal.
+are equal. The browser's rows (``integration.browser_scenarios``) run the same
+way from one headless Chromium started for the whole run, on each server while
+it serves the matrix: their own column group (:class:`BrowserGroup`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -26,18 +28,31 @@ import integration.checks
 import integration.inherent  # noqa: F401  # importing the checks registers them
 from adapters import ServerAdapter, ServerStartError, get, names
 from adapters.process import RunningServer, TLSFiles
+from integration.browser import (
+    BrowserError,
+    Chromium,
+    DevTools,
+    Page,
+    PageServer,
+    chromium_executable,
+)
+from integration.browser_checks import BROWSER_CHECKS, BrowserCheck
+from integration.browser_scenarios import BROWSER_INHERENT, BROWSER_SCENARIOS
 from integration.client import REPO_ROOT, CheckFailed, NotRunnable, Target, open_ws
 from integration.outcomes import CHECKS
 from integration.scenarios import INHERENT, JSON, SCENARIOS, Inherent, Outcome, Scenario
 
 __all__ = [
     "APP",
+    "Browser",
+    "BrowserGroup",
     "Cell",
     "Report",
     "ServerRun",
     "Servers",
     "execution_order",
     "make_tls",
+    "run_browser_rows",
     "run_cell",
     "run_local",
     "run_target",
@@ -52,6 +67,7 @@ Status = Literal["as expected", "differs", "failed", "not run"]
 RunStatus = Literal["ran", "unavailable", "start-failed"]
 Row = Scenario | Inherent
 Progress = Callable[[str], None]
+Check = Callable[[Target], Awaitable[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -85,9 +101,26 @@ class ServerRun:
     seconds: float = 0.0
     restarts: tuple[str, ...] = ()
     """Rows after which the server had stopped serving and was started again."""
+    browser_cells: tuple[Cell, ...] = ()
+    """The browser's rows on this server (:class:`BrowserGroup`)."""
 
     def cell(self, row: str) -> Cell | None:
         return next((cell for cell in self.cells if cell.row == row), None)
+
+    def browser_cell(self, row: str) -> Cell | None:
+        return next((cell for cell in self.browser_cells if cell.row == row), None)
+
+
+@dataclass(frozen=True)
+class BrowserGroup:
+    """The browser's column group: its rows, and whether the browser ran."""
+
+    browser: str
+    """``chromium <version>``, or ``chromium`` when it did not start."""
+    status: RunStatus
+    error: str | None
+    scenarios: tuple[Scenario, ...]
+    inherent: tuple[Inherent, ...]
 
 
 @dataclass(frozen=True)
@@ -97,6 +130,8 @@ class Report:
     scenarios: tuple[Scenario, ...]
     inherent: tuple[Inherent, ...]
     servers: tuple[ServerRun, ...]
+    browser: BrowserGroup | None = None
+    """None: no browser row was selected (or ``--target`` mode)."""
 
     @property
     def ran(self) -> tuple[ServerRun, ...]:
@@ -107,6 +142,26 @@ class Report:
         cells = [run.cell(scenario) for run in self.ran]
         statuses = {cell.status for cell in cells if cell is not None}
         return statuses == {"as expected"}
+
+    def browser_identical(self, row: str) -> bool:
+        """A browser row ✔ on every server that ran."""
+        cells = [run.browser_cell(row) for run in self.ran]
+        statuses = {cell.status for cell in cells if cell is not None}
+        return statuses == {"as expected"}
+
+    @property
+    def browser_headline(self) -> str | None:
+        group = self.browser
+        if group is None:
+            return None
+        if group.status != "ran":
+            return f"{group.browser}: {group.status}: {(group.error or '').splitlines()[0]}"
+        identical = sum(self.browser_identical(s["name"]) for s in group.scenarios)
+        held = sum(self.browser_identical(row["id"]) for row in group.inherent)
+        return (
+            f"{group.browser}: identical on every server: {identical}/{len(group.scenarios)} "
+            f"scenarios; inherent differences: {len(group.inherent)} ({held} as expected)"
+        )
 
     @property
     def headline(self) -> str:
@@ -120,8 +175,10 @@ class Report:
     @property
     def ok(self) -> bool:
         """Every cell as expected and no server that should have run failed to start."""
-        return all(
-            run.status != "start-failed" and all(cell.as_expected for cell in run.cells)
+        browser_failed = self.browser is not None and self.browser.status == "start-failed"
+        return not browser_failed and all(
+            run.status != "start-failed"
+            and all(cell.as_expected for cell in (*run.cells, *run.browser_cells))
             for run in self.servers
         )
 
@@ -132,22 +189,22 @@ def _plain(value: object) -> JSON:
     return result
 
 
-async def run_cell(target: Target, row: Row) -> Cell:
-    """Run ``row``'s check against ``target``, bounded by :data:`CHECK_TIMEOUT`."""
+async def run_cell(target: Target, row: Row, check: Check | None = None) -> Cell:
+    """Run ``row``'s check (or ``check``) against ``target``, bounded by :data:`CHECK_TIMEOUT`."""
     name = row_name(row)
     expected = _expectation(row, target.name)
     observed: Outcome | None = None
     error: str | None = None
     status: Status = "failed"
     try:
-        outcome = await asyncio.wait_for(CHECKS[name](target), CHECK_TIMEOUT)
+        outcome = await asyncio.wait_for((check or CHECKS[name])(target), CHECK_TIMEOUT)
         observed = {"app": _plain(outcome["app"]), "client": _plain(outcome["client"])}
         status = "as expected" if observed == expected else "differs"
     except NotRunnable as exc:
         status, error = "not run", str(exc)
     except TimeoutError:
         error = f"no outcome within {CHECK_TIMEOUT:g}s"
-    except CheckFailed as exc:
+    except (CheckFailed, BrowserError) as exc:
         error = str(exc)
     except Exception as exc:  # a crashed check is a failed cell, never a crashed run
         error = f"{type(exc).__name__}: {exc}"
@@ -171,12 +228,27 @@ def select(selected: Iterable[str] | None) -> tuple[tuple[Scenario, ...], tuple[
     if selected is None:
         return SCENARIOS, INHERENT
     wanted = set(selected)
-    unknown = wanted - {s["name"] for s in SCENARIOS} - {row["id"] for row in INHERENT}
+    rows: list[Row] = [*SCENARIOS, *INHERENT, *BROWSER_SCENARIOS, *BROWSER_INHERENT]
+    unknown = wanted - {row_name(row) for row in rows}
     if unknown:
         raise KeyError(f"unknown scenarios: {', '.join(sorted(unknown))}")
     return (
         tuple(s for s in SCENARIOS if s["name"] in wanted),
         tuple(row for row in INHERENT if row["id"] in wanted),
+    )
+
+
+def select_browser(
+    selected: Iterable[str] | None,
+) -> tuple[tuple[Scenario, ...], tuple[Inherent, ...]]:
+    """The named browser rows in report order, or all of them (names as for :func:`select`,
+    which checks them)."""
+    if selected is None:
+        return BROWSER_SCENARIOS, BROWSER_INHERENT
+    wanted = set(selected)
+    return (
+        tuple(s for s in BROWSER_SCENARIOS if s["name"] in wanted),
+        tuple(row for row in BROWSER_INHERENT if row["id"] in wanted),
     )
 
 
@@ -195,26 +267,95 @@ def _quiet(message: str) -> None:
     pass
 
 
+@dataclass(frozen=True)
+class Browser:
+    """The run's Chromium (its DevTools endpoint) and the page its checks run in."""
+
+    devtools_url: str
+    page_url: str
+
+
+async def run_browser_rows(
+    browser: Browser, target: Target, rows: Sequence[Row]
+) -> tuple[Cell, ...]:
+    """The browser's rows against ``target``, one after the other, in one new tab."""
+    async with (
+        DevTools.connect(browser.devtools_url) as devtools,
+        Page.open(devtools, browser.page_url) as page,
+    ):
+        cells = []
+        for row in rows:
+            cells.append(await run_cell(target, row, _in_page(BROWSER_CHECKS[row_name(row)], page)))
+        return tuple(cells)
+
+
+def _in_page(check: BrowserCheck, page: Page) -> Check:
+    async def run(target: Target) -> Outcome:
+        return await check(target, page)
+
+    return run
+
+
+async def _browser_version(devtools_url: str) -> str:
+    """``chromium <version>`` as the browser itself reports it."""
+    async with DevTools.connect(devtools_url) as devtools:
+        product = str((await devtools.send("Browser.getVersion"))["product"])
+    return "chromium " + product.rpartition("/")[2]
+
+
+def _start_browser(
+    stack: contextlib.ExitStack, rows: tuple[tuple[Scenario, ...], tuple[Inherent, ...]]
+) -> tuple[BrowserGroup, Browser | None]:
+    """Chromium and the page server for the whole run (stopped with ``stack``), or why not."""
+    scenarios, inherent = rows
+    if chromium_executable() is None:
+        error = "chromium is not installed (apt-get install chromium): the browser rows not run"
+        return BrowserGroup("chromium", "unavailable", error, scenarios, inherent), None
+    try:
+        chromium = stack.enter_context(Chromium())
+        pages = stack.enter_context(PageServer())
+        version = asyncio.run(_browser_version(chromium.devtools_url))
+    except (BrowserError, OSError, WebSocketException) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        return BrowserGroup("chromium", "start-failed", error, scenarios, inherent), None
+    group = BrowserGroup(version, "ran", None, scenarios, inherent)
+    return group, Browser(chromium.devtools_url, pages.url)
+
+
 def run_local(
     servers: Iterable[str] | None = None,
     selected: Iterable[str] | None = None,
     progress: Progress = _quiet,
+    *,
+    browser: bool = True,
 ) -> Report:
-    """Start each configuration in turn on 127.0.0.1 (and over TLS when a row needs it)."""
+    """Start each configuration in turn on 127.0.0.1 (and over TLS when a row needs it);
+    with ``browser``, one Chromium for the run drives the browser rows on each."""
     scenarios, inherent = select(selected)
     rows = execution_order(scenarios, inherent)
+    browser_rows = select_browser(selected)
     with contextlib.ExitStack() as stack:
         tls = None
         if any(row["transport"] == "wss" for row in rows):
             tls = make_tls(Path(stack.enter_context(tempfile.TemporaryDirectory())))
             if tls is None:
                 progress("trustme is not installed: the wss:// rows are not run")
+        group, chromium = None, None
+        if browser and any(browser_rows):
+            group, chromium = _start_browser(stack, browser_rows)
+            progress(
+                f"browser: {group.browser}: {group.status}"
+                + (f": {group.error}" if group.error else "")
+            )
+        in_browser: list[Row] = []
+        if chromium is not None:
+            in_browser = [*browser_rows[0], *browser_rows[1]]
         runs = []
         for name in servers or names():
-            run = _run_adapter(get(name), rows, tls)
+            run = _run_adapter(get(name), rows, tls, chromium, in_browser)
             progress(_progress_line(run))
             runs.append(run)
-    return Report(scenarios, inherent, tuple(runs))
+    return Report(scenarios, inherent, tuple(runs), group)
 
 
 def make_tls(directory: Path) -> TLSFiles | None:
@@ -241,12 +382,21 @@ def _progress_line(run: ServerRun) -> str:
     for cell in run.cells:
         counts[cell.status] = counts.get(cell.status, 0) + 1
     summary = ", ".join(f"{count} {status}" for status, count in counts.items())
+    if run.browser_cells:
+        in_browser = sum(cell.status == "as expected" for cell in run.browser_cells)
+        summary += f"; browser {in_browser}/{len(run.browser_cells)} as expected"
     if run.restarts:
         summary += f"; restarted after {', '.join(run.restarts)}"
     return f"{run.name}: {summary} ({run.seconds:.0f} s)"
 
 
-def _run_adapter(adapter: ServerAdapter, rows: Sequence[Row], tls: TLSFiles | None) -> ServerRun:
+def _run_adapter(
+    adapter: ServerAdapter,
+    rows: Sequence[Row],
+    tls: TLSFiles | None,
+    browser: Browser | None = None,
+    browser_rows: Sequence[Row] = (),
+) -> ServerRun:
     version = adapter.version()
     started = time.monotonic()
     if (reason := adapter.unavailable_reason()) is not None:
@@ -258,6 +408,10 @@ def _run_adapter(adapter: ServerAdapter, rows: Sequence[Row], tls: TLSFiles | No
             servers = stack.enter_context(Servers(adapter, tls))
         except ServerStartError as exc:
             return ServerRun(adapter.name, version, None, None, "start-failed", str(exc), ())
+        browser_cells: tuple[Cell, ...] = ()
+        if browser is not None and browser_rows:
+            # Before the matrix's rows: those that stress the server run last.
+            browser_cells = asyncio.run(run_browser_rows(browser, servers.target(), browser_rows))
         for row in rows:
             cell = asyncio.run(run_cell(servers.target(), row))
             cells.append(cell)
@@ -269,7 +423,16 @@ def _run_adapter(adapter: ServerAdapter, rows: Sequence[Row], tls: TLSFiles | No
         url, tls_url = servers.urls
     seconds = round(time.monotonic() - started, 1)
     return ServerRun(
-        adapter.name, version, url, tls_url, "ran", None, tuple(cells), seconds, tuple(restarts)
+        adapter.name,
+        version,
+        url,
+        tls_url,
+        "ran",
+        None,
+        tuple(cells),
+        seconds,
+        tuple(restarts),
+        browser_cells,
     )
 
 

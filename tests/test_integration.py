@@ -18,11 +18,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from adapters import get, names
+from adapters.process import group_alive
+from integration.browser import Chromium, PageServer, chromium_executable
+from integration.browser_scenarios import BROWSER_INHERENT, BROWSER_SCENARIOS
 from integration.client import REPO_ROOT, Target
 from integration.outcomes import CHECKS, kind
 from integration.protocol import CallOutcome
 from integration.report import MATRIX_END, MATRIX_START, render_tables
 from integration.runner import (
+    Browser,
     Cell,
     Report,
     Row,
@@ -32,6 +36,7 @@ from integration.runner import (
     execution_order,
     make_tls,
     row_name,
+    run_browser_rows,
     run_cell,
 )
 from integration.scenarios import INHERENT, SCENARIOS, Scenario
@@ -161,6 +166,33 @@ async def test_row(servers: Servers, row: str) -> None:
         pytest.skip(cell.error or "not run")
     assert cell.status == "as expected", (
         f"{cell.server} / {cell.row}: {cell.status}: "
+        f"observed {cell.observed if cell.observed is not None else cell.error}, "
+        f"expected {cell.expected}"
+    )
+
+
+# The browser's rows on every real server, from one Chromium for the session.
+
+_BROWSER_ROWS: list[Row] = [*BROWSER_SCENARIOS, *BROWSER_INHERENT]
+BROWSER_ROWS: dict[str, Row] = {row_name(row): row for row in _BROWSER_ROWS}
+
+
+@pytest.fixture(scope="session")
+def browser(require_server: RequireServer) -> Iterator[Browser]:
+    """Debian's chromium, started once (missing: a skip, or a failure under CI)."""
+    missing = None if chromium_executable() else "not installed (apt-get install chromium)"
+    require_server("chromium", missing)
+    with Chromium() as chromium, PageServer() as pages:
+        yield Browser(chromium.devtools_url, pages.url)
+    assert not group_alive(chromium.pid), f"chromium (pid {chromium.pid}) survived its stop"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("browser_row", list(BROWSER_ROWS))
+async def test_browser_row(servers: Servers, browser: Browser, browser_row: str) -> None:
+    (cell,) = await run_browser_rows(browser, servers.target(), [BROWSER_ROWS[browser_row]])
+    assert cell.status == "as expected", (
+        f"{cell.server} / browser {cell.row}: {cell.status}: "
         f"observed {cell.observed if cell.observed is not None else cell.error}, "
         f"expected {cell.expected}"
     )

@@ -108,7 +108,9 @@ def test_a_server_that_cannot_start_fails_with_its_reason(project: pytest.Pytest
         """
     )
     chosen = ("uvicorn-wsproto", "daphne")
-    result = project.runpytest(*QUIET, "-rA", f"--lilya-ws-servers={','.join(chosen)}")
+    result = project.runpytest(
+        *QUIET, "-rA", "--lilya-ws-app=chat:app", f"--lilya-ws-servers={','.join(chosen)}"
+    )
     assert outcomes(result) == cells("ERROR", *chosen)
     result.stdout.fnmatch_lines(
         [
@@ -121,9 +123,77 @@ def test_a_server_that_cannot_start_fails_with_its_reason(project: pytest.Pytest
 
 
 def test_a_test_without_the_fixtures_starts_no_server(project: pytest.Pytester) -> None:
-    project.makepyfile(test_plain="def test_plain() -> None:\n    assert True\n")
+    project.makepyfile(
+        test_plain="""
+        from pathlib import Path
+
+        import psutil
+
+
+        def test_plain() -> None:
+            here = Path(__file__).parent
+            children = psutil.Process().children(recursive=True)
+            assert [child for child in children if Path(child.cwd()) == here] == []
+        """
+    )
     result = project.runpytest(*QUIET, "-rA", "test_plain.py")
     assert outcomes(result) == {"test_plain.py::test_plain": "PASSED"}
+
+
+def test_the_fixtures_and_ini_options(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ini options choose the app, the configurations and the path; the server runs in the
+    rootdir (not where pytest was started) and serves every test of the session."""
+    pytester.makeini(
+        """
+        [pytest]
+        lilya_ws_app = rooms:app
+        lilya_ws_servers = uvicorn-wsproto
+        lilya_ws_path = /rooms/lobby?x=1
+        """
+    )
+    pytester.makepyfile(
+        rooms="""
+        from lilya_ws import WebSocket, endpoint
+
+
+        @endpoint
+        async def app(websocket: WebSocket) -> None:
+            if websocket.url.path != "/rooms/lobby":
+                await websocket.close()  # before accept(): HTTP 403, so not ready
+                return
+            await websocket.accept()
+            await websocket.send_text(websocket.url.query)
+        """,
+        test_rooms="""
+        from pathlib import Path
+
+        import psutil
+
+        pids = []
+
+
+        def test_fixtures(lilya_ws_server, lilya_ws_url, lilya_ws_client) -> None:
+            assert lilya_ws_server.name == "uvicorn-wsproto"
+            assert lilya_ws_url == f"ws://127.0.0.1:{lilya_ws_server.port}/rooms/lobby?x=1"
+            assert lilya_ws_client.recv(timeout=5) == "x=1"
+            assert Path(psutil.Process(lilya_ws_server.pid).cwd()) == Path(__file__).parent
+            assert isinstance(lilya_ws_server.log(), str)
+            pids.append(lilya_ws_server.pid)
+
+
+        def test_the_same_server(lilya_ws_server) -> None:
+            assert pids == [lilya_ws_server.pid]
+        """,
+    )
+    monkeypatch.chdir(pytester.mkdir("elsewhere"))
+    result = pytester.runpytest(*QUIET, "-rA", str(pytester.path))
+    assert outcomes(result) == {
+        "../test_rooms.py::test_fixtures[uvicorn-wsproto]": "PASSED",
+        "../test_rooms.py::test_the_same_server[uvicorn-wsproto]": "PASSED",
+    }
+    assert left_in(pytester.path) == []
 
 
 def test_no_app_configured_fails_saying_how_to_name_one(pytester: pytest.Pytester) -> None:
@@ -189,3 +259,59 @@ def test_without_the_servers_extra_the_fixtures_fail_with_the_install_command(
         "the lilya_ws fixtures need the servers extra (pip install 'lilya-ws[servers]'): "
         "cannot import lilya_ws_adapters.pytest_plugin: ModuleNotFoundError: import of psutil"
     ) in result.stdout.str()
+
+
+def readme_section() -> str:
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    start = text.index("### Your app under every server: the pytest plugin")
+    return text[start : text.index("\n## ", start)]
+
+
+def test_the_readme_section_is_the_sample_project() -> None:
+    """The README's example is tests/plugin_user (its ini and test), which the tests above
+    and .ci/wheel-plugin run; the options it names are the plugin's."""
+    section = readme_section()
+    (ini,) = re.findall(r"```ini\n(.*?)```", section, flags=re.DOTALL)
+    assert ini == (SAMPLE / "pytest.ini").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    test_echo = code[code.index("def test_echo") :]
+    assert code[: code.index("\n")] in (SAMPLE / "test_chat.py").read_text()
+    assert test_echo in (SAMPLE / "test_chat.py").read_text()
+    root = Path(__file__).parent.parent
+    assert "bash .ci/wheel-plugin" in (root / ".ci" / "run").read_text().splitlines()
+    assert "cp -r tests/plugin_user" in (root / ".ci" / "wheel-plugin").read_text()
+    named = set(re.findall(r"--lilya-ws-[a-z]+|lilya_ws_[a-z]+", section))
+    assert named == {
+        "--lilya-ws-servers",
+        "--lilya-ws-app",
+        "lilya_ws_servers",
+        "lilya_ws_app",
+        "lilya_ws_path",
+        "lilya_ws_client",
+        "lilya_ws_url",
+        "lilya_ws_server",
+    }
+
+
+def test_the_options_are_in_pytest_help(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(*QUIET, "--help")
+    result.stdout.fnmatch_lines(
+        [
+            "*--lilya-ws-app=MODULE:ATTR*",
+            "*--lilya-ws-servers=NAMES*",
+            "*lilya_ws_app (string):*",
+            "*lilya_ws_servers (string):*",
+            "*lilya_ws_path (string):*",
+        ]
+    )
+
+
+def test_the_servers_extra_installs_the_four_servers_and_what_the_plugin_needs() -> None:
+    requirements = importlib.metadata.requires("lilya-ws") or []
+    servers = {
+        re.split(r"[<>=!~; \[]", requirement)[0].lower()
+        for requirement in requirements
+        if re.search(r"""extra == ["']servers["']""", requirement)
+    }
+    needed = {"uvicorn", "hypercorn", "daphne", "granian", "psutil", "h11", "wsproto", "websockets"}
+    assert needed <= servers

@@ -282,7 +282,11 @@ class DevTools:
                 self._arrived.notify_all()
 
     async def send(
-        self, method: str, params: Mapping[str, object] | None = None, session: str | None = None
+        self,
+        method: str,
+        params: Mapping[str, object] | None = None,
+        session: str | None = None,
+        timeout: float = COMMAND_TIMEOUT,
     ) -> dict[str, Any]:
         """Run one command (in ``session``'s target, for a tab); its ``result``."""
         if self._closed is not None:
@@ -294,9 +298,9 @@ class DevTools:
         self._replies[command["id"]] = future
         await self._ws.send(json.dumps(command))
         try:
-            reply = await asyncio.wait_for(future, COMMAND_TIMEOUT)
+            reply = await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            raise BrowserError(f"{method}: no reply within {COMMAND_TIMEOUT:g}s") from None
+            raise BrowserError(f"{method}: no reply within {timeout:g}s") from None
         finally:
             self._replies.pop(command["id"], None)
         if "error" in reply:
@@ -324,10 +328,6 @@ class DevTools:
             return await asyncio.wait_for(arrival(), timeout)
         except TimeoutError:
             raise BrowserError(f"no such CDP event within {timeout:g}s") from None
-
-    def events(self, session: str) -> list[EventJSON]:
-        """Every event of ``session`` received so far, in order."""
-        return [event for event in self._events if event.get("sessionId") == session]
 
 
 class Page:
@@ -364,8 +364,13 @@ class Page:
             with contextlib.suppress(BrowserError):
                 await devtools.send("Target.closeTarget", {"targetId": target})
 
-    async def command(self, method: str, params: Mapping[str, object] | None = None) -> Any:
-        return await self.devtools.send(method, params, self.session)
+    async def command(
+        self,
+        method: str,
+        params: Mapping[str, object] | None = None,
+        timeout: float = COMMAND_TIMEOUT,
+    ) -> Any:
+        return await self.devtools.send(method, params, self.session, timeout)
 
     async def evaluate(self, expression: str, timeout: float) -> Any:
         """The value of ``expression`` in the page, a promise awaited (at most ``timeout``)."""
@@ -375,7 +380,7 @@ class Page:
             "returnByValue": True,
             "timeout": timeout * 1000,
         }
-        result = await self.command("Runtime.evaluate", params)
+        result = await self.command("Runtime.evaluate", params, timeout + COMMAND_TIMEOUT)
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
             text = details.get("exception", {}).get("description") or details.get("text")

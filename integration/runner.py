@@ -278,15 +278,25 @@ class Browser:
 async def run_browser_rows(
     browser: Browser, target: Target, rows: Sequence[Row]
 ) -> tuple[Cell, ...]:
-    """The browser's rows against ``target``, one after the other, in one new tab."""
-    async with (
-        DevTools.connect(browser.devtools_url) as devtools,
-        Page.open(devtools, browser.page_url) as page,
-    ):
-        cells = []
-        for row in rows:
-            cells.append(await run_cell(target, row, _in_page(BROWSER_CHECKS[row_name(row)], page)))
-        return tuple(cells)
+    """The browser's rows against ``target``, one after the other, in one new tab; every
+    row failed, with the reason, when the tab cannot be had."""
+    try:
+        async with (
+            DevTools.connect(browser.devtools_url) as devtools,
+            Page.open(devtools, browser.page_url) as page,
+        ):
+            return tuple(
+                [
+                    await run_cell(target, row, _in_page(BROWSER_CHECKS[row_name(row)], page))
+                    for row in rows
+                ]
+            )
+    except (BrowserError, OSError, WebSocketException) as exc:
+        error = f"no browser tab: {type(exc).__name__}: {exc}"
+        return tuple(
+            Cell(target.name, row_name(row), "failed", _expectation(row, target.name), None, error)
+            for row in rows
+        )
 
 
 def _in_page(check: BrowserCheck, page: Page) -> Check:

@@ -6,16 +6,25 @@ The rows themselves run on every real server in ``tests/test_integration.py``
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from adapters import names
 from adapters.process import group_alive
-from integration.browser import Chromium, DevTools, Page, PageServer, chromium_executable
+from integration.browser import (
+    BrowserError,
+    Chromium,
+    DevTools,
+    Page,
+    PageServer,
+    chromium_executable,
+)
 from integration.browser_checks import BROWSER_CHECKS
 from integration.browser_scenarios import BROWSER_INHERENT, BROWSER_SCENARIOS
 from integration.report import render_json, render_markdown, render_tables
@@ -96,6 +105,34 @@ def test_a_browser_that_did_not_start_fails_the_run() -> None:
     report = Report((), (), (), group)
     assert not report.ok
     assert "chromium: start-failed: no DevTools endpoint" in render_tables(report)
+
+
+# The CDP client against a stand-in endpoint (no browser).
+
+
+async def _endpoint(ws: ServerConnection) -> None:
+    """Answers two commands in reverse order (the second with an error), an event first."""
+    first, second = json.loads(await ws.recv()), json.loads(await ws.recv())
+    created = {"method": "Network.webSocketCreated", "params": {"url": "u"}, "sessionId": "s"}
+    await ws.send(json.dumps(created))
+    await ws.send(json.dumps({"id": second["id"], "error": {"code": -32601, "message": "nope"}}))
+    await ws.send(json.dumps({"id": first["id"], "result": {"product": "Chrome/1.2.3"}}))
+    await ws.wait_closed()
+
+
+async def test_devtools_answers_by_id_and_keeps_events_for_later() -> None:
+    async with serve(_endpoint, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        async with DevTools.connect(f"ws://127.0.0.1:{port}") as devtools:
+            first = asyncio.create_task(devtools.send("Browser.getVersion"))
+            second = asyncio.create_task(devtools.send("No.such"))
+            assert (await first)["product"] == "Chrome/1.2.3"
+            with pytest.raises(BrowserError, match=r"No\.such: nope"):
+                await second
+            event = await devtools.wait_event(lambda e: e["method"] == "Network.webSocketCreated")
+            assert event.get("sessionId") == "s"
+            with pytest.raises(BrowserError, match="no such CDP event within"):
+                await devtools.wait_event(lambda e: False, timeout=0.05)
 
 
 # Chromium itself (skipped without it; under CI, a failure).

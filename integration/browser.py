@@ -137,6 +137,7 @@ class Chromium:
         self._profile: str | None = None
         self._stderr: list[str] = []
         self._pid: int | None = None
+        self._pump: threading.Thread | None = None
 
     @property
     def pid(self) -> int:
@@ -185,7 +186,8 @@ class Chromium:
                 lines.put(raw.decode("utf-8", "replace").rstrip())
             lines.put(None)
 
-        threading.Thread(target=pump, name="chromium-stderr", daemon=True).start()
+        self._pump = threading.Thread(target=pump, name="chromium-stderr", daemon=True)
+        self._pump.start()
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
@@ -220,6 +222,8 @@ class Chromium:
             if alive or group_alive(process.pid):
                 _signal_group(process.pid, signal.SIGKILL)
                 psutil.wait_procs(alive, STOP_TIMEOUT)
+            if self._pump is not None:
+                self._pump.join(STOP_TIMEOUT)  # the pipe ends with the processes
             if process.stderr is not None:
                 process.stderr.close()
         profile, self._profile = self._profile, None

@@ -46,8 +46,9 @@ import psutil
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from adapters import ServerAdapter, available, get
-from adapters.errors import AdapterError
-from adapters.process import RunningServer, group_cpu_seconds, group_processes
+from adapters.base import HOST, STARTUP_TIMEOUT
+from adapters.errors import AdapterError, ServerUnavailableError
+from adapters.process import RunningServer, group_cpu_seconds, group_processes, start_server
 from bench import scale_chart, table
 from bench.endtoend import client_cpu_seconds
 
@@ -70,6 +71,18 @@ ECHO_TIMEOUT: Final = 60.0
 CLOSE_TIMEOUT: Final = 30.0
 READ_BUFFER: Final = 4096
 """picows' initial read buffer per connection (16 KiB by default): the client stays light."""
+
+NO_PINGS: Final[Mapping[str, tuple[str, ...]]] = {
+    "uvicorn-websockets": ("--ws-ping-interval", "86400"),
+    "uvicorn-websockets-sansio": ("--ws-ping-interval", "86400"),
+    "uvicorn-wsproto": ("--ws-ping-interval", "86400"),
+    "daphne": ("--ping-interval", "86400"),
+}
+"""Options appended to a server's command line so that it sends no keep-alive pings during
+a run (``--pings off``, the default). uvicorn (every ``--ws``) and daphne ping each idle
+connection every 20 s: 500 pings a second at 10,000 connections, in bursts that follow
+the order the connections opened in, which no short window averages out. hypercorn and
+granian send none unless asked. ``--pings default`` keeps every server's own setting."""
 
 ScaleApp: TypeAlias = Literal["raw", "lilya_ws", "raw_push", "lilya_ws_push"]
 APPS: Final[Mapping[ScaleApp, str]] = {
@@ -163,6 +176,7 @@ class Settings(TypedDict):
     idle_seconds: float
     payload: int
     open_concurrency: int
+    pings: Literal["off", "default"]
     memory: str
     cpu: str
 
@@ -429,6 +443,21 @@ async def measure_point(
     )
 
 
+def start(adapter: ServerAdapter, app: str, options: Sequence[str]) -> RunningServer:
+    """``adapter.start(app)`` with ``options`` appended to the server's command line."""
+    if (reason := adapter.unavailable_reason()) is not None:
+        raise ServerUnavailableError(adapter.name, reason)
+    return start_server(
+        adapter.name,
+        lambda port: [*adapter.command(app, HOST, port), *options],
+        host=HOST,
+        port=None,
+        cwd=ROOT,
+        ready_path="/",
+        timeout=STARTUP_TIMEOUT,
+    )
+
+
 async def run_server(adapter: ServerAdapter, app: ScaleApp, options: Options) -> Run:
     """One fresh server process serving ``app``; every count in turn, growing."""
     started = time.perf_counter()
@@ -442,7 +471,9 @@ async def run_server(adapter: ServerAdapter, app: ScaleApp, options: Options) ->
         seconds=0.0,
     )
     try:
-        server = adapter.start(APPS[app], cwd=ROOT)
+        server = start(
+            adapter, APPS[app], NO_PINGS.get(adapter.name, ()) if options.pings == "off" else ()
+        )
     except AdapterError as exc:
         run["problems"].append(f"server did not start: {exc}")
         return run
@@ -491,6 +522,7 @@ class Options(argparse.Namespace):
     idle_seconds: float
     payload: int
     open_concurrency: int
+    pings: Literal["off", "default"]
     out: Path
     chart: Path | None
     chart_only: bool
@@ -621,6 +653,12 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--idle-seconds", type=float, default=IDLE_WINDOW)
     parser.add_argument("--payload", type=int, default=PAYLOAD, help="bytes per message")
     parser.add_argument("--open-concurrency", type=int, default=OPEN_CONCURRENCY)
+    parser.add_argument(
+        "--pings",
+        choices=("off", "default"),
+        default="off",
+        help="the servers' keep-alive pings: off (see NO_PINGS) or each server's default",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "scale.json")
     parser.add_argument("--chart", type=Path, default=ROOT / "bench" / "scale.png")
     parser.add_argument("--no-chart", dest="chart", action="store_const", const=None)
@@ -655,6 +693,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             idle_seconds=options.idle_seconds,
             payload=options.payload,
             open_concurrency=options.open_concurrency,
+            pings=options.pings,
             memory="psutil USS (and RSS), summed over the server's process group",
             cpu="psutil user+system, children included, summed over the process group",
         ),

@@ -571,6 +571,51 @@ def _kib(value: float | None) -> str:
     return table.number(None if value is None else value / 1024, ".1f")
 
 
+def format_markdown(runs: Sequence[Run]) -> str:
+    """The README's table: per server and count, each app's memory per connection (USS,
+    from 100 connections up) and CPU per message with its range, and lilya_ws over raw."""
+    points = {
+        (run["server"], run["app"], point["connections"]): point
+        for run in runs
+        for point in run["points"]
+    }
+    lines = [
+        "| server | connections | raw KiB/conn | lilya_ws KiB/conn | difference B/conn"
+        " | raw µs/msg | lilya_ws µs/msg | lilya_ws / raw |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for run in runs:
+        if run["app"] == "raw":
+            continue
+        base_app = BASELINE[run["app"]]
+        for point in run["points"]:
+            base = points.get((run["server"], base_app, point["connections"]))
+            if base is None:
+                continue
+            memory = point["uss_per_connection"], base["uss_per_connection"]
+            shown = point["connections"] >= 100 and None not in memory
+            ratio = _ratio(point["us_per_msg"], base["us_per_msg"])
+            lines.append(
+                f"| {run['server']} | {point['connections']:,}"
+                f" | {_kib(base['uss_per_connection']) if shown else '-'}"
+                f" | {_kib(point['uss_per_connection']) if shown else '-'}"
+                f" | {_difference(*memory) if shown else '-'}"
+                f" | {_cpu_cell(base)} | {_cpu_cell(point)}"
+                f" | {table.number(ratio, '.2f')} |"
+            )
+    return "\n".join(lines)
+
+
+def _difference(value: float | None, base: float | None) -> str:
+    return "-" if value is None or base is None else f"{value - base:+,.0f}"
+
+
+def _cpu_cell(point: Point) -> str:
+    cell = table.number(point["us_per_msg"], ".1f")
+    spread = table.extent([w["us_per_msg"] for w in point["windows"]], ".0f")
+    return f"{cell} {spread}" if spread else cell
+
+
 def _ratio(value: float | None, base: float | None) -> float | None:
     return value / base if value is not None and base else None
 
@@ -662,7 +707,11 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "scale.json")
     parser.add_argument("--chart", type=Path, default=ROOT / "bench" / "scale.png")
     parser.add_argument("--no-chart", dest="chart", action="store_const", const=None)
-    parser.add_argument("--chart-only", action="store_true", help="redraw --chart from --out")
+    parser.add_argument(
+        "--chart-only",
+        action="store_true",
+        help="redraw --chart from --out and print the README's table",
+    )
     options = parser.parse_args(argv, namespace=Options())
     for app in options.apps:
         if app not in APPS:
@@ -674,7 +723,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the scale benchmark, save the JSON and draw the chart; exit 1 on any failure."""
     options = parse(argv)
     if options.chart_only:
-        scale_chart.draw(load(options.out), options.chart or ROOT / "bench" / "scale.png")
+        saved = load(options.out)
+        scale_chart.draw(saved, options.chart or ROOT / "bench" / "scale.png")
+        print(format_markdown(saved["runs"]))
         return 0
     servers = [get(name) for name in options.servers] if options.servers else list(available())
     raise_file_limit(max(options.counts) + 1024)

@@ -80,6 +80,9 @@ class ServerQuirks:
     defers_close_reply: bool = False
     """The server answers a client's close frame only once the application sends its
     own close or returns: until then the client waits."""
+    silent_after_departure: bool = False
+    """A send after the peer left returns as if delivered: only a pending receive can
+    tell (``readahead.py``). The ASGI spec asks servers to raise instead."""
     unchecked_lengths: range = field(init=False)
     """Payload lengths (``str`` characters or bytes) that pass both limits above
     whatever the content, so a send of one needs no check: a character is at
@@ -118,6 +121,7 @@ def quirks_of(family: str) -> ServerQuirks:
         close_codes=next((s.close_codes for s in members if s.close_codes is not None), None),
         waits_for_close_reply=any(server.waits_for_close_reply for server in members),
         defers_close_reply=not all(fact.answers_close_without_receive for fact in facts),
+        silent_after_departure=any(fact.send_after_close == "silent" for fact in facts),
     )
     return NO_QUIRKS if replace(quirks, server="") == NO_QUIRKS else quirks
 

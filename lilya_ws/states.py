@@ -43,6 +43,10 @@ class WebSocketState(enum.Enum):
     DISCONNECTED = 2
     RESPONSE = 3
 
+    # Members are singletons: identity is their equality, so it may be their hash too.
+    # Enum's own hashes the name in Python, and every table lookup hashes a state.
+    __hash__ = object.__hash__
+
 
 CONNECTING: Final = WebSocketState.CONNECTING
 CONNECTED: Final = WebSocketState.CONNECTED

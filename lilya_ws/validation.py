@@ -7,17 +7,28 @@ violation is an ``InvalidMessage`` (a ``ValueError``): nothing was sent.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
+from lilya_ws.capabilities import (
+    ACCEPT_HEADERS_SPEC,
+    CLOSE_REASON_SPEC,
+    Capabilities,
+    ServerQuirks,
+)
 from lilya_ws.errors import (
     InvalidJSON,
     InvalidMessage,
     MessageTooLarge,
     ReceiveTimeout,
+    ServerCapabilityWarning,
     UnexpectedMessageType,
 )
 from lilya_ws.responses import encode_headers
+
+if TYPE_CHECKING:
+    from lilya_ws.connection import Connection
 
 __all__ = [
     "ABNORMAL_CLOSURE",
@@ -25,7 +36,10 @@ __all__ = [
     "MAX_CLOSE_REASON_BYTES",
     "NORMAL_CLOSURE",
     "NO_STATUS_RECEIVED",
+    "check_send_size",
+    "checked_accept",
     "checked_accept_headers",
+    "checked_close",
     "checked_payload",
     "close_for_error",
     "validate_close",
@@ -36,6 +50,9 @@ NO_STATUS_RECEIVED: Final = 1005
 ABNORMAL_CLOSURE: Final = 1006
 INTERNAL_ERROR: Final = 1011
 MAX_CLOSE_REASON_BYTES: Final = 123  # RFC 6455 §5.5: control frame payload ≤ 125 bytes
+
+_NORMAL_CLOSE: Final[Mapping[str, Any]] = {"type": "websocket.close", "code": NORMAL_CLOSURE}
+"""The plain close every server sends as it is (never mutated: servers only read it)."""
 
 _CLOSE_REASONS: Final[Mapping[type[BaseException], tuple[int, str]]] = {
     InvalidJSON: (1007, "Invalid JSON"),
@@ -110,3 +127,70 @@ def checked_accept_headers(headers: Iterable[object]) -> list[tuple[bytes, bytes
             raise InvalidMessage(f"Accept header name {name!r} must be lowercase")
         checked.append((name, value))
     return checked
+
+
+def checked_accept(
+    subprotocol: str | None, headers: Iterable[object] | None, connection: Connection
+) -> Mapping[str, Any]:
+    """The accept message for the connection's server, or ``InvalidMessage`` for what
+    the client could not take (a subprotocol it did not offer, malformed headers)."""
+    offered = connection.subprotocols
+    if subprotocol is not None and subprotocol not in offered:
+        offers = ", ".join(offered) or "none"
+        raise InvalidMessage(
+            f"Subprotocol {subprotocol!r} was not offered by the client (offered: {offers})"
+        )
+    if not headers:
+        return {"type": "websocket.accept", "subprotocol": subprotocol, "headers": []}
+    checked = checked_accept_headers(headers)
+    capabilities = connection.capabilities
+    if capabilities.accept_headers:
+        return {"type": "websocket.accept", "subprotocol": subprotocol, "headers": checked}
+    _warn_dropped("accept headers", ACCEPT_HEADERS_SPEC, capabilities)
+    return {"type": "websocket.accept", "subprotocol": subprotocol}
+
+
+def checked_close(
+    code: int, reason: str | None, connection: Connection, accepted: bool
+) -> Mapping[str, Any]:
+    """The close message for the connection's server, or ``InvalidMessage`` for a code
+    or reason that cannot be sent (a reason the server would lose is left out, with a
+    warning)."""
+    if code == NORMAL_CLOSURE and not reason and code.__class__ is int:
+        return _NORMAL_CLOSE  # nothing to check
+    validate_close(code, reason)
+    capabilities = connection.capabilities
+    quirks = capabilities.quirks
+    if accepted and not quirks.can_close_with(code):
+        raise InvalidMessage(
+            f"{quirks.server} cannot send close code {code}: use 1000 or 3000-4999"
+        )
+    if not reason or capabilities.close_reason:
+        return {"type": "websocket.close", "code": code, "reason": reason or ""}
+    _warn_dropped("a close reason", CLOSE_REASON_SPEC, capabilities)
+    return {"type": "websocket.close", "code": code}
+
+
+def _warn_dropped(what: str, needed: tuple[int, int], capabilities: Capabilities) -> None:
+    """Say that ``what`` was not sent because it could not reach the client."""
+    if capabilities.spec_declared and capabilities.spec_version < needed:
+        major, minor = capabilities.spec_version
+        why = f"the server declares ASGI spec {major}.{minor}, it needs {needed[0]}.{needed[1]}"
+    else:
+        why = f"{capabilities.quirks.server} drops it"
+    # The caller's caller: the application's accept() or close().
+    warnings.warn(f"Not sending {what}: {why}", ServerCapabilityWarning, stacklevel=4)
+
+
+def check_send_size(payload: str | bytes, quirks: ServerQuirks) -> None:
+    """Refuse what the server would drop (empty) or fail on (too big), before sending."""
+    if not payload and quirks.drops_empty_messages:
+        raise InvalidMessage(
+            f"{quirks.server} drops empty messages: this one would never reach the client"
+        )
+    limit = quirks.max_send_size
+    size = len(payload.encode("utf-8")) if isinstance(payload, str) else len(payload)
+    if limit is not None and size > limit:
+        raise InvalidMessage(
+            f"A {size}-byte message is over {quirks.server}'s limit of {limit} bytes"
+        )

@@ -26,7 +26,7 @@ from lilya_ws import (
     WebSocketState,
     WebSocketStateError,
 )
-from lilya_ws import websockets as websockets_module
+from lilya_ws import channel as channel_module
 from lilya_ws.errors import NoSubprotocolWarning
 from lilya_ws.testing import DIALECTS, ClientGone, HandshakeRejected, connect
 from lilya_ws.types import Receive, Scope, Send
@@ -490,7 +490,7 @@ async def test_a_recognised_departure_error_carries_the_servers_code(gone: Excep
 async def test_a_departure_the_server_never_reports_is_1006(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(websockets_module, "DEPARTURE_WAIT", 0.01)
+    monkeypatch.setattr(channel_module, "DEPARTURE_WAIT", 0.01)
     rec = FailingSend(ClientGone(), CONNECT)
     ws = rec.websocket()
     await ws.accept()

@@ -1,0 +1,365 @@
+"""One ASGI WebSocket channel: both sides moved through the state tables, and knowing
+when the peer left.
+
+``Channel`` is what every operation of ``WebSocket`` stands on: it takes the
+server's messages through the client table (``_take``), moves the application
+side through its table (``_next_app_state``, ``_sent``), keeps the flags the hot
+paths test, and makes a send after the peer left fail the same on every server.
+hypercorn, daphne and granian accept such a send silently (``adapters/DIALECTS.md``
+§7); there a ``ReadAhead`` keeps a receive pending while the application only
+sends, so the departure is known before the next send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, NoReturn
+
+from lilya_ws.capabilities import EVERY_LENGTH, NO_QUIRKS, identify_quirks, is_peer_gone
+from lilya_ws.concurrency import wait_with_timeout
+from lilya_ws.connection import Connection
+from lilya_ws.errors import (
+    ConnectionClosed,
+    InvalidMessage,
+    ReceiveTimeout,
+    WebSocketDisconnect,
+    WebSocketStateError,
+)
+from lilya_ws.readahead import ReadAhead
+from lilya_ws.states import (
+    APP_TRANSITIONS,
+    CLIENT_TRANSITIONS,
+    CONNECTED,
+    CONNECTING,
+    DISCONNECTED,
+    RESPONSE,
+    WebSocketState,
+    refused_receive,
+    refused_send,
+)
+from lilya_ws.validation import ABNORMAL_CLOSURE, NO_STATUS_RECEIVED, NORMAL_CLOSURE
+
+if TYPE_CHECKING:
+    from lilya_ws.types import AnyReceive, AnySend, WebSocketReceiveMessage
+
+__all__ = ["CLOSE_TIMEOUT", "DEPARTURE_WAIT", "RECEIVED", "RECEIVING", "SENT", "Channel"]
+
+_NO_LENGTHS: Final = range(0)
+"""``_send_lengths`` while the connection is not open: every send is checked."""
+CLOSE_TIMEOUT: Final = 5.0
+"""Seconds ``close()`` (where the server needs it) and ``endpoint()`` wait for the
+peer to answer a close."""
+DEPARTURE_WAIT: Final = 1.0
+"""Seconds a failed send waits for the server's ``websocket.disconnect`` and its code."""
+
+# What the application did last, for the read-ahead (``Channel._last``): it reads
+# ahead only while the app is not receiving, and an alternating echo loop (receive,
+# send, receive...) never starts it.
+SENT: Final = 0
+"""A send, or nothing since the handshake."""
+RECEIVING: Final = 1
+"""A receive of the application's is waiting on the server."""
+RECEIVED: Final = 2
+"""A receive that has returned."""
+
+
+def _disconnect_fields(message: Mapping[str, Any]) -> tuple[int, str]:
+    """Code and reason of a ``websocket.disconnect``, as plain ``int`` and ``str``."""
+    code = message.get("code")
+    return (NO_STATUS_RECEIVED if code is None else int(code)), (message.get("reason") or "")
+
+
+class Channel(Connection):
+    """The states of both sides of one connection, and the departure of the peer."""
+
+    __slots__ = (
+        "_accepted",
+        "_ahead",
+        "_app_state",
+        "_client_state",
+        "_close_answered",
+        "_fast_receive",
+        "_fast_send",
+        "_last",
+        "_max_message_size",
+        "_quirks",
+        "_receive",
+        "_receive_timeout",
+        "_send",
+        "_send_lengths",
+        "close_code",
+        "close_reason",
+    )
+
+    def __init__(
+        self,
+        scope: Mapping[str, Any],
+        receive: AnyReceive,
+        send: AnySend,
+        max_message_size: int | None,
+        receive_timeout: float | None,
+    ) -> None:
+        if scope.get("type") != "websocket":
+            raise InvalidMessage(f"WebSocket needs a 'websocket' scope, not {scope.get('type')!r}")
+        self.scope = scope
+        self._receive = receive
+        # The one place the typing schools meet: every message passed is ASGI-valid.
+        self._send: Callable[[Any], Any] = send
+        self._max_message_size = max_message_size
+        self._receive_timeout = receive_timeout
+        self._client_state = CONNECTING
+        self._app_state = CONNECTING
+        self._fast_send = self._fast_receive = False
+        self._send_lengths = _NO_LENGTHS
+        self._ahead: ReadAhead | None = None
+        self._quirks = NO_QUIRKS  # the server's, recognised at accept
+        self._last = SENT
+        self._accepted = False
+        self._close_answered = False
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+
+    # State, and the two flags the hot paths test instead of it.
+
+    @property
+    def application_state(self) -> WebSocketState:
+        """Where the application's side stands (what it has sent)."""
+        return self._app_state
+
+    @application_state.setter
+    def application_state(self, state: WebSocketState) -> None:
+        self._app_state = state
+        self._refresh()
+
+    @property
+    def client_state(self) -> WebSocketState:
+        """Where the client's side stands (what the server has delivered)."""
+        return self._client_state
+
+    @client_state.setter
+    def client_state(self, state: WebSocketState) -> None:
+        self._client_state = state
+        self._refresh()
+
+    @property
+    def max_message_size(self) -> int | None:
+        """Largest message (UTF-8 bytes for text) a receive accepts; bigger closes 1009."""
+        return self._max_message_size
+
+    @max_message_size.setter
+    def max_message_size(self, size: int | None) -> None:
+        self._max_message_size = size
+        self._refresh()
+
+    @property
+    def receive_timeout(self) -> float | None:
+        """Seconds a receive waits before raising ``ReceiveTimeout``; None waits forever."""
+        return self._receive_timeout
+
+    @receive_timeout.setter
+    def receive_timeout(self, seconds: float | None) -> None:
+        self._receive_timeout = seconds
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Recompute what the hot paths test: both sides open, and nothing that needs a
+        check. ``_send_lengths`` are the payload lengths a send may skip the checks for;
+        ``_fast_send`` says it is every length, as a flag because every send tests it.
+        A receive is fast when nothing was read ahead and there is no limit to apply."""
+        if self._app_state is CONNECTED and self._client_state is CONNECTED:
+            self._quirks = quirks = identify_quirks(self.scope)
+            self._send_lengths = quirks.unchecked_lengths
+            self._fast_send = self._send_lengths is EVERY_LENGTH
+            self._fast_receive = (
+                self._ahead is None
+                and self._receive_timeout is None
+                and self._max_message_size is None
+            )
+        else:
+            self._fast_send = self._fast_receive = False
+            self._send_lengths = _NO_LENGTHS
+
+    def __repr__(self) -> str:
+        return (
+            f"<WebSocket {self.scope.get('path', '')!r} client={self.client_state.name}"
+            f" application={self.application_state.name}>"
+        )
+
+    # Through the tables.
+
+    async def _next_message(self, timeout: float | None) -> WebSocketReceiveMessage:
+        """The next message through the client table: what was read ahead, else the server's."""
+        ahead = self._ahead
+        if ahead is not None and not ahead.started:
+            self._stop_reading()  # the app receives before the read-ahead ever ran: no hop
+        elif ahead is not None:
+            taking = ahead.take()
+            message = await (taking if timeout is None else wait_with_timeout(taking, timeout))
+            if ahead.drained:  # the application receives by itself again: the fast paths may
+                self._ahead = None
+                self._refresh()
+            if message is not None:
+                self._last = RECEIVED
+                return message
+        if self._client_state is DISCONNECTED or self._app_state in (DISCONNECTED, RESPONSE):
+            self._raise_closed()
+        receiving = self._receive()
+        self._last = RECEIVING
+        try:
+            raw = await (receiving if timeout is None else wait_with_timeout(receiving, timeout))
+        finally:
+            self._last = RECEIVED
+        return self._take(raw)
+
+    def _take(self, message: Mapping[str, Any]) -> WebSocketReceiveMessage:
+        """Move the client side through the table for a server message, and normalise it."""
+        state = self._client_state
+        mtype = message.get("type")
+        if not isinstance(mtype, str):
+            raise WebSocketStateError(f"The server sent a message without a type: {message!r}")
+        next_state = CLIENT_TRANSITIONS.get((state, mtype))
+        if next_state is None:
+            raise WebSocketStateError(
+                f'Unexpected "{mtype}" from the server while the client is {state.name}'
+            )
+        if next_state is not state:
+            self._client_state = next_state
+            self._refresh()
+        if mtype == "websocket.receive":
+            text = message.get("text")
+            if text is not None:
+                return {"type": "websocket.receive", "text": text}
+            return {"type": "websocket.receive", "bytes": message.get("bytes")}
+        if mtype == "websocket.disconnect":
+            code, reason = self._record_disconnect(message)
+            return {"type": "websocket.disconnect", "code": code, "reason": reason}
+        return {"type": "websocket.connect"}  # the one other message the table allows
+
+    def _next_app_state(self, event: str, mtype: str) -> WebSocketState:
+        """Where sending ``event`` moves the application side; refused if nowhere."""
+        next_state = APP_TRANSITIONS.get((self._app_state, event))
+        if next_state is None:
+            self._refuse_send(mtype)
+        return next_state
+
+    def _sent(self, next_state: WebSocketState) -> None:
+        """The server took the message: move the application side."""
+        if next_state is not self._app_state:
+            self._app_state = next_state
+            self._refresh()
+
+    # Knowing that the peer left.
+
+    def _read_ahead(self) -> None:
+        """Keep a receive pending while the application only sends, so a send can tell
+        that the peer left (``readahead.py``)."""
+        if self._client_state is CONNECTED and self._ahead is None and self._last != RECEIVING:
+            self._ahead = ReadAhead(self._receive, self._take, self._answer_close)
+            self._fast_receive = False
+
+    def _read_ahead_if_idle(self) -> None:
+        """Soon after the handshake: read ahead unless the application has received."""
+        if self._last == SENT and self._app_state is CONNECTED:
+            self._read_ahead()
+
+    def _note_send(self) -> None:
+        """A send: the second in a row, with nothing received between, reads ahead."""
+        last = self._last
+        if last == RECEIVED:
+            self._last = SENT
+        elif last == SENT and self._ahead is None:
+            self._read_ahead()
+
+    def _stop_reading(self) -> None:
+        """Stop the read-ahead: the peer is gone, or it never ran."""
+        ahead = self._ahead
+        if ahead is not None:
+            self._ahead = None
+            ahead.cancel()
+            self._refresh()
+
+    async def _answer_close(self) -> None:
+        """The client has closed: where the server answers only once the application
+        closes (granian), close now, so the client is not left waiting on the app.
+
+        Not for 1005 or 1006: that is the server failing the connection itself (an
+        oversized or malformed frame), which it ends its own way."""
+        if (
+            self._app_state is CONNECTED
+            and not self._close_answered
+            and self.close_code not in (NO_STATUS_RECEIVED, ABNORMAL_CLOSURE)
+            and self.capabilities.quirks.defers_close_reply
+        ):
+            # The app has not closed: its state stays, and close() stays a no-op.
+            self._close_answered = True
+            with contextlib.suppress(Exception):  # the reply is a courtesy to a departed peer
+                await self._send({"type": "websocket.close", "code": NORMAL_CLOSURE})
+
+    async def _send_failed(self, error: Exception) -> None:
+        """Raise ``WebSocketDisconnect`` when the server's ``send`` failed because the peer
+        is gone, with the code the server reports for the departure; return otherwise."""
+        if not is_peer_gone(error):
+            return
+        if self._client_state is CONNECTED:
+            self._read_ahead()
+            ahead = self._ahead
+            if ahead is not None:
+                with contextlib.suppress(ReceiveTimeout):
+                    await wait_with_timeout(ahead.stopped(), DEPARTURE_WAIT)
+        if self._client_state is not DISCONNECTED:
+            if self._last == RECEIVING:  # the app's own receive will get the server's code
+                raise WebSocketDisconnect(ABNORMAL_CLOSURE) from error
+            self._stop_reading()  # the server never said: 1006
+            self._record_disconnect({"code": ABNORMAL_CLOSURE})
+            self.client_state = DISCONNECTED
+        raise self._closed() from error
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Once the application has closed an accepted connection, wait at most ``timeout``
+        seconds for the server to report that the peer answered; messages still
+        arriving are discarded.
+
+        hypercorn's trio worker dies when an app returns while it closes the socket
+        (``adapters/DIALECTS.md``): return from the ASGI app after this, not before.
+        ``endpoint()`` does.
+        """
+        if not self._accepted or self._app_state is not DISCONNECTED:
+            return
+        with contextlib.suppress(ReceiveTimeout):
+            await wait_with_timeout(self._drain(), timeout)
+
+    async def _drain(self) -> None:
+        """Take the server's messages until its disconnect; one receive at a time."""
+        while self._client_state is not DISCONNECTED:
+            ahead = self._ahead
+            if ahead is None:
+                self._take(await self._receive())
+            else:  # the read-ahead's receive is the pending one: let it finish
+                await ahead.stopped()
+                self._ahead = None  # what it held is discarded: the app has closed
+
+    # State-machine helpers, off the hot path.
+
+    def _refuse_send(self, mtype: str) -> NoReturn:
+        if self._client_state is DISCONNECTED and self._app_state is not DISCONNECTED:
+            self._raise_closed()
+        raise WebSocketStateError(refused_send(self._app_state, mtype))
+
+    def _refuse_receive(self) -> NoReturn:
+        if self._client_state is DISCONNECTED or self._app_state is DISCONNECTED:
+            self._raise_closed()
+        raise WebSocketStateError(refused_receive(self._app_state))
+
+    def _closed(self) -> ConnectionClosed:
+        code = self.close_code
+        return ConnectionClosed(ABNORMAL_CLOSURE if code is None else code, self.close_reason or "")
+
+    def _raise_closed(self) -> NoReturn:
+        raise self._closed()
+
+    def _record_disconnect(self, message: Mapping[str, Any]) -> tuple[int, str]:
+        code, reason = _disconnect_fields(message)
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        return code, reason

@@ -91,3 +91,14 @@ def test_a_quirk_of_one_configuration_is_its_familys(monkeypatch: pytest.MonkeyP
     assert quirks_of("hypercorn").waits_for_close_reply  # the scope cannot tell them apart
     _change(monkeypatch, "uvicorn-wsproto", close_reason=False)
     assert quirks_of("uvicorn").drops_close_reason
+
+
+def test_a_silent_send_after_departure_is_what_arms_the_read_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not quirks_of("uvicorn").silent_after_departure  # its send raises: nothing to read
+    assert all(quirks_of(f).silent_after_departure for f in ("hypercorn", "daphne", "granian"))
+    _change(monkeypatch, "granian", send_after_close="oserror")
+    assert not quirks_of("granian").silent_after_departure
+    _change(monkeypatch, "uvicorn-wsproto", send_after_close="silent")
+    assert quirks_of("uvicorn").silent_after_departure

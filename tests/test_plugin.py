@@ -210,6 +210,52 @@ def test_no_app_configured_fails_saying_how_to_name_one(pytester: pytest.Pyteste
     result.stdout.fnmatch_lines(["*no app to serve: set lilya_ws_app = module:attr*"])
 
 
+def test_a_server_that_died_is_started_again_for_the_next_test(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nlilya_ws_app = mortal:app\nlilya_ws_servers = uvicorn-wsproto\n")
+    pytester.makepyfile(
+        mortal="""
+        import os
+
+        from lilya_ws import WebSocket, endpoint
+
+
+        @endpoint
+        async def app(websocket: WebSocket) -> None:
+            await websocket.accept()
+            async for text in websocket.iter_text():
+                if text == "exit":
+                    os._exit(3)
+                await websocket.send_text(text)
+        """,
+        test_mortal="""
+        import pytest
+        from websockets.exceptions import ConnectionClosed
+
+        pids = []
+
+
+        def test_exit(lilya_ws_server, lilya_ws_client) -> None:
+            pids.append(lilya_ws_server.pid)
+            lilya_ws_client.send("exit")
+            with pytest.raises(ConnectionClosed):
+                lilya_ws_client.recv(timeout=5)
+            assert lilya_ws_server.wait(timeout=5) == 3
+
+
+        def test_echo(lilya_ws_server, lilya_ws_client) -> None:
+            assert lilya_ws_server.pid not in pids
+            lilya_ws_client.send("hello")
+            assert lilya_ws_client.recv(timeout=5) == "hello"
+        """,
+    )
+    result = pytester.runpytest(*QUIET, "-rA")
+    assert outcomes(result) == {
+        "test_mortal.py::test_exit[uvicorn-wsproto]": "PASSED",
+        "test_mortal.py::test_echo[uvicorn-wsproto]": "PASSED",
+    }
+    assert left_in(pytester.path) == []
+
+
 def test_dash_p_no_lilya_ws_disables_it(project: pytest.Pytester) -> None:
     result = project.runpytest(*QUIET, "-p", "no:lilya_ws", "-k", "test_echo")
     result.assert_outcomes(errors=1)

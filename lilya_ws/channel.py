@@ -3,7 +3,7 @@ when the peer left.
 
 ``Channel`` is what every operation of ``WebSocket`` stands on: it takes the
 server's messages through the client table (``_take``), moves the application
-side through its table (``_next_app_state``, ``_sent``), keeps the flags the hot
+side through its table (``_next_app_state``, ``_deliver``), keeps the flags the hot
 paths test, and makes a send after the peer left fail the same on every server.
 hypercorn, daphne and granian accept such a send silently (``adapters/DIALECTS.md``
 §7); there a ``ReadAhead`` keeps a receive pending while the application only
@@ -243,8 +243,16 @@ class Channel(Connection):
             self._refuse_send(mtype)
         return next_state
 
-    def _sent(self, next_state: WebSocketState) -> None:
-        """The server took the message: move the application side."""
+    async def _deliver(self, message: Mapping[str, Any], next_state: WebSocketState) -> None:
+        """Hand a checked message to the server, then move the application side.
+
+        A send the server fails because the peer left raises ``WebSocketDisconnect``
+        (``_send_failed``); any other error propagates unchanged."""
+        try:
+            await self._send(message)
+        except Exception as exc:
+            await self._send_failed(exc)
+            raise
         if next_state is not self._app_state:
             self._app_state = next_state
             self._refresh()

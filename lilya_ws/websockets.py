@@ -8,8 +8,8 @@ here: payload keys set to ``None``, close codes given as ``IntEnum``, limits a
 server would fail on, and a dead connection whose next ``receive()`` would
 never return.
 
-``accept()`` and ``close()`` hand their message to the server themselves, and
-``send()`` passes accept and close messages to them. Data has one fast path per
+``send()`` passes accept and close messages to ``accept()`` and ``close()``, so
+each operation is written once. Data has one fast path per
 direction, taken while both sides are open and nothing needs a check: a receive
 awaits the server's ``receive()`` directly, a send hands its message over.
 """
@@ -37,9 +37,7 @@ from lilya_ws.errors import (
 from lilya_ws.json import JSONCodec, StdlibCodec
 from lilya_ws.responses import DenialResponse
 from lilya_ws.states import (
-    APP_TRANSITIONS,
     BODY_END,
-    CLIENT_TRANSITIONS,
     CONNECTED,
     CONNECTING,
     DISCONNECTED,
@@ -64,8 +62,6 @@ if TYPE_CHECKING:
     from lilya_ws.types import AnyReceive, AnySend, WebSocketReceiveMessage
 
 __all__ = [
-    "APP_TRANSITIONS",
-    "CLIENT_TRANSITIONS",
     "CLOSE_TIMEOUT",
     "Mode",
     "WebSocket",
@@ -164,12 +160,7 @@ class WebSocket(Channel):
                 self._raise_closed()
             check_send_size(checked_payload(message), self._quirks)
             self._note_send()
-        try:
-            await self._send(message)
-        except Exception as exc:
-            await self._send_failed(exc)
-            raise
-        self._sent(next_state)
+        await self._deliver(message, next_state)
         if next_state is DISCONNECTED and self.close_code is None:  # a denial response's end
             self.close_code, self.close_reason = ABNORMAL_CLOSURE, ""
 
@@ -206,12 +197,7 @@ class WebSocket(Channel):
             self._take(await self._receive())
         if self._client_state is DISCONNECTED:
             self._raise_closed()
-        try:
-            await self._send(message)
-        except Exception as exc:
-            await self._send_failed(exc)
-            raise
-        self._sent(next_state)
+        await self._deliver(message, next_state)
         self._accepted = True
         if self._quirks.silent_after_departure:
             call_soon(self._read_ahead_if_idle)
@@ -226,13 +212,10 @@ class WebSocket(Channel):
         message = checked_close(code, reason, self, accepted)
         # A running read-ahead goes on: it takes the peer's answer (wait_closed).
         if self._client_state is not DISCONNECTED:
-            try:
-                await self._send(message)
-            except Exception as exc:
-                await self._send_failed(exc)
-                raise
-        # Else the peer already left: the connection is closed, as asked.
-        self._sent(next_state)
+            await self._deliver(message, next_state)
+        else:  # the peer already left: the connection is closed, as asked
+            self._app_state = next_state
+            self._refresh()
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason or ""
         if accepted and self._quirks.waits_for_close_reply:

@@ -28,9 +28,10 @@ from lilya_ws import (
 )
 from lilya_ws import channel as channel_module
 from lilya_ws.errors import NoSubprotocolWarning
+from lilya_ws.states import APP_TRANSITIONS, CLIENT_TRANSITIONS
 from lilya_ws.testing import DIALECTS, ClientGone, HandshakeRejected, connect
 from lilya_ws.types import Receive, Scope, Send
-from lilya_ws.websockets import APP_TRANSITIONS, CLIENT_TRANSITIONS, WebSocketClose
+from lilya_ws.websockets import WebSocketClose
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 

@@ -81,6 +81,16 @@ def post(websocket: WebSocket, report: JSONObject) -> None:
         mailbox.post("result:" + token, report)
 
 
+def close_fields(websocket: WebSocket) -> p.CloseFields:
+    """How ``websocket`` ended: its close code, the code's type and the reason."""
+    code = websocket.close_code
+    return {
+        "close_code": code,
+        "close_code_type": type(code).__name__,
+        "close_reason": websocket.close_reason,
+    }
+
+
 def qualname(cls: type) -> str:
     module = cls.__module__
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"

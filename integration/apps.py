@@ -243,9 +243,7 @@ async def client_leave(websocket: WebSocket) -> None:
         "first": first,
         "second": second,
         "send": send,
-        "close_code": websocket.close_code,
-        "close_code_type": type(websocket.close_code).__name__,
-        "close_reason": websocket.close_reason,
+        **kit.close_fields(websocket),
     }
     kit.post(websocket, report)
 
@@ -378,9 +376,7 @@ async def iterate(websocket: WebSocket) -> None:
     report: p.IterReport = {
         "received": received,
         "error": error,
-        "close_code": websocket.close_code,
-        "close_code_type": type(websocket.close_code).__name__,
-        "close_reason": websocket.close_reason,
+        **kit.close_fields(websocket),
     }
     kit.post(websocket, report)
 

@@ -122,15 +122,20 @@ class CloseReport(TypedDict):
     warnings: list[str]
 
 
-class ClientCloseReport(TypedDict):
+class CloseFields(TypedDict):
+    """What a WebSocket says about how it ended (``appkit.close_fields``)."""
+
+    close_code: int | None
+    close_code_type: str
+    close_reason: str | None
+
+
+class ClientCloseReport(CloseFields):
     """``/client-leave``: what the app saw after the client left."""
 
     first: CallOutcome
     second: CallOutcome
     send: CallOutcome
-    close_code: int | None
-    close_code_type: str
-    close_reason: str | None
 
 
 class SendAfterLeaveReport(TypedDict):
@@ -141,15 +146,12 @@ class SendAfterLeaveReport(TypedDict):
     receive: CallOutcome
 
 
-class IterReport(TypedDict):
+class IterReport(CloseFields):
     """``/iter``: what the iterator yielded and the close code it left behind."""
 
     received: list[str]
     error: CallOutcome
     """What the loop raised (``{"result": "ok"}``: it ended normally)."""
-    close_code: int | None
-    close_code_type: str
-    close_reason: str | None
 
 
 class EmptySendsReport(TypedDict):

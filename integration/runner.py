@@ -158,19 +158,14 @@ class Report:
             return f"{group.browser}: {group.status}: {(group.error or '').splitlines()[0]}"
         identical = sum(self.browser_identical(s["name"]) for s in group.scenarios)
         held = sum(self.browser_identical(row["id"]) for row in group.inherent)
-        return (
-            f"{group.browser}: identical on every server: {identical}/{len(group.scenarios)} "
-            f"scenarios; inherent differences: {len(group.inherent)} ({held} as expected)"
-        )
+        verdict = _verdict(identical, len(group.scenarios), held, group.inherent)
+        return f"{group.browser}: {verdict}"
 
     @property
     def headline(self) -> str:
         identical = sum(self.identical(s["name"]) for s in self.scenarios)
         held = sum(self.identical(row["id"]) for row in self.inherent)
-        return (
-            f"identical on every server: {identical}/{len(self.scenarios)} scenarios; "
-            f"inherent differences: {len(self.inherent)} ({held} as expected)"
-        )
+        return _verdict(identical, len(self.scenarios), held, self.inherent)
 
     @property
     def ok(self) -> bool:
@@ -181,6 +176,14 @@ class Report:
             and all(cell.as_expected for cell in (*run.cells, *run.browser_cells))
             for run in self.servers
         )
+
+
+def _verdict(identical: int, scenarios: int, held: int, inherent: Sequence[Inherent]) -> str:
+    """The matrix's one-line result, for the Python client's rows or a browser's."""
+    return (
+        f"identical on every server: {identical}/{scenarios} scenarios; "
+        f"inherent differences: {len(inherent)} ({held} as expected)"
+    )
 
 
 def _plain(value: object) -> JSON:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Final, TypedDict
 
-from integration.runner import BrowserGroup, Cell, Report, ServerRun, Status
+from integration.results import BrowserGroup, Cell, Report, ServerRun, Status
 from integration.scenarios import EVIDENCE, JSON, Inherent
 
 __all__ = ["render_json", "render_markdown", "render_tables", "update_readme"]
@@ -244,7 +244,7 @@ class BrowserJSON(TypedDict):
     inherent: list[str]
     identical: list[str]
     cells: list[dict[str, object]]
-    """Every browser :class:`~integration.runner.Cell`'s fields."""
+    """Every browser :class:`~integration.results.Cell`'s fields."""
 
 
 class ReportJSON(TypedDict):
@@ -255,7 +255,7 @@ class ReportJSON(TypedDict):
     identical: list[str]
     servers: list[ServerJSON]
     cells: list[dict[str, object]]
-    """Every :class:`~integration.runner.Cell`'s fields."""
+    """Every :class:`~integration.results.Cell`'s fields."""
     browser: BrowserJSON | None
 
 

@@ -28,7 +28,8 @@ from integration.browser import (
 from integration.browser_checks import BROWSER_CHECKS
 from integration.browser_scenarios import BROWSER_INHERENT, BROWSER_SCENARIOS
 from integration.report import render_json, render_markdown, render_tables
-from integration.runner import BrowserGroup, Cell, Report, ServerRun, select, select_browser
+from integration.results import BrowserGroup, Cell, Report, ServerRun
+from integration.runner import select, select_browser
 from integration.scenarios import EVIDENCE
 
 if TYPE_CHECKING:

@@ -25,14 +25,11 @@ from integration.client import REPO_ROOT, Target
 from integration.outcomes import CHECKS, kind
 from integration.protocol import CallOutcome
 from integration.report import MATRIX_END, MATRIX_START, render_tables
+from integration.results import Cell, Report, ServerRun, Status
 from integration.runner import (
     Browser,
-    Cell,
-    Report,
     Row,
-    ServerRun,
     Servers,
-    Status,
     execution_order,
     make_tls,
     row_name,

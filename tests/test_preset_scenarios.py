@@ -17,7 +17,8 @@ from typing import Final
 import pytest
 
 from integration.presets import serve_preset
-from integration.runner import Cell, Row, row_name, run_cell
+from integration.results import Cell
+from integration.runner import Row, row_name, run_cell
 from integration.scenarios import INHERENT, SCENARIOS
 from lilya_ws.servers import SERVERS
 from lilya_ws.testing import DIALECTS

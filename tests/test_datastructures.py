@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 from typing import Any
 
@@ -16,6 +17,13 @@ from lilya_ws.datastructures import URL, Headers, QueryParams, State, parse_cook
 needs_starlette = pytest.mark.skipif(
     importlib.util.find_spec("starlette") is None, reason="Starlette is not installed"
 )
+
+
+def _starlette_before(*version: int) -> bool:
+    if importlib.util.find_spec("starlette") is None:
+        return False  # needs_starlette says why
+    found = importlib.metadata.version("starlette").split(".")
+    return tuple(int(part) for part in found[: len(version)]) < version
 
 
 def test_url_is_its_text_and_exposes_its_parts() -> None:
@@ -155,6 +163,11 @@ _params = st.dictionaries(_param_names, st.text(alphabet="1a &=é", max_size=3) 
 
 
 @needs_starlette
+@pytest.mark.skipif(
+    _starlette_before(1, 10),
+    reason="Starlette before 1.10 (Python 3.10 gets 1.7) leaves IPv6 hosts unbracketed and "
+    "'?' in a path unescaped: the comparison is with 1.10's URL",
+)
 @settings(max_examples=1000)
 @given(websocket_scopes(), _params, st.lists(_param_names, max_size=2) | _param_names)
 def test_url_from_scope_matches_starlettes(

@@ -57,14 +57,16 @@ LOAD_TIME_LIMIT: Final = 60.0
 slowest), a headroom of over 300x."""
 HEAVY_LOAD: Final = (1000, 1000)
 HEAVY_TIME_LIMIT: Final = 900.0
-"""Measured on hypercorn-trio, the slowest at 50 x 50: see ``test_load_heavy``."""
+"""A million echoes on hypercorn-trio, the slowest at 50 x 50, took 333 s (3,000 a second,
+with the 2 cores busy with other runs): 2.7x headroom."""
 FLOOD: Final = (64 * MiB, 2.0)
 """Bytes and seconds the app floods a non-reading client with (default run)."""
 HEAVY_FLOOD: Final = (200 * MiB, 20.0)
 FLOOD_RSS_BOUND: Final = 48 * MiB
 """Growth allowed while a server applies backpressure (socket buffers, one send):
 measured 0.0-0.3 MiB on the six servers that apply it, a headroom of over 100x;
-daphne, which does not, grew 64.2 MiB for 64 MiB sent."""
+daphne, which does not, grew 64.2 MiB for 64 MiB sent. The heavy flood (20 s) grew
+hypercorn-trio by 0.1 MiB."""
 DETECT_LIMIT: Final = 1.0
 """Reset seen by the app within: measured 0.3-1.8 ms (550x headroom); a server shutdown
 that the app sees as WebSocketDisconnect, 1-63 ms (16x)."""

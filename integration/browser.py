@@ -303,7 +303,7 @@ class DevTools:
         await self._ws.send(json.dumps(command))
         try:
             reply = await asyncio.wait_for(future, timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # Python 3.10's is not yet the builtin TimeoutError
             raise BrowserError(f"{method}: no reply within {timeout:g}s") from None
         finally:
             self._replies.pop(command["id"], None)
@@ -330,7 +330,7 @@ class DevTools:
 
         try:
             return await asyncio.wait_for(arrival(), timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # as above
             raise BrowserError(f"no such CDP event within {timeout:g}s") from None
 
 

@@ -3,11 +3,13 @@ message both ways, the close and the drop, and the client's own checks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import anyio.lowlevel
 import pytest
 
-from lilya_ws import MsgspecCodec, WebSocket, WebSocketDisconnect
+from lilya_ws import MsgspecCodec, ReceiveTimeout, WebSocket, WebSocketDisconnect
 from lilya_ws.testing import Backend, connect, connect_sync, get_dialect
 from lilya_ws.types import Receive, Scope, Send
 
@@ -138,3 +140,62 @@ def test_a_sending_app_learns_the_client_left_under_either_loop(backend: Backend
         assert ws.receive_text() == "0"
         ws.close(4003)
     assert ended == [4003]
+
+
+# What the test client refuses, as the server it stands for would.
+
+
+async def _returns_without_answering(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()  # the connect event, then nothing
+
+
+async def _never_answers(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await anyio.sleep_forever()
+
+
+async def _sends_before_accepting(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "websocket.send", "text": "too early"})
+
+
+@pytest.mark.parametrize(
+    ("app", "error", "complaint"),
+    [
+        (_returns_without_answering, RuntimeError, "returned without answering the handshake"),
+        (_never_answers, ReceiveTimeout, "did not answer the handshake within 0.2 s"),
+        (_sends_before_accepting, RuntimeError, "'websocket.send' during the handshake"),
+    ],
+)
+async def test_a_handshake_the_app_never_answers_properly_fails_the_connect(
+    app: Any, error: type[Exception], complaint: str
+) -> None:
+    with pytest.raises(error, match=complaint):
+        async with connect(app, timeout=0.2):
+            pass
+
+
+async def _accepts_then(
+    message: dict[str, Any], scope: Scope, receive: Receive, send: Send
+) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send(message)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "message", "complaint"),
+    [
+        ("spec", {"type": "websocket.bogus"}, "Unexpected ASGI message 'websocket.bogus'"),
+        ("daphne", {"type": "websocket.close", "code": 1011}, "invalid close code 1011"),
+    ],
+)
+async def test_a_message_the_server_would_refuse_is_raised_in_the_app(
+    dialect: str, message: dict[str, Any], complaint: str
+) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await _accepts_then(message, scope, receive, send)
+
+    with pytest.raises(Exception, match=complaint):
+        async with connect(app, dialect=dialect):
+            pass

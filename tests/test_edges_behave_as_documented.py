@@ -4,6 +4,7 @@ connection when its handler fails in an unusual state."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from collections.abc import AsyncIterator
 from types import MappingProxyType
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import lilya_ws
 from lilya_ws import (
     URL,
     Headers,
@@ -219,3 +221,8 @@ def test_a_server_advertising_the_denial_extension_delivers_denials(name: str) -
 def test_a_scope_with_a_scheme_but_no_extensions_is_not_daphne() -> None:
     assert identify_quirks({"type": "websocket"}) is DAPHNE
     assert identify_quirks({"type": "websocket", "scheme": "ws"}) is NO_QUIRKS
+
+
+def test_the_installed_version_is_the_one_in_the_package() -> None:
+    """pyproject.toml takes its version from lilya_ws.__version__ (hatch's dynamic version)."""
+    assert importlib.metadata.version("lilya-ws") == lilya_ws.__version__

@@ -6,9 +6,9 @@ One server process per configuration and app (raw ASGI's echo, lilya_ws's echo:
 raises the connection count step by step (``--counts``, default 1, 100, 1,000,
 10,000), and at each count measures:
 
-- memory: the server's USS and RSS (psutil, summed over its process group) with
-  every connection open, idle and verified by one echo, minus the same after
-  start-up and a warm-up connection, divided by the connections;
+- memory: the server's RSS (psutil, summed over its process group; USS recorded
+  beside it) with every connection open, idle and verified by one echo, minus the
+  same after start-up and a warm-up connection, divided by the connections;
 - idle CPU: the server's CPU time over ``--idle-seconds`` with every connection
   idle (its keep-alive pings, timers);
 - CPU per message: the server's CPU time (user+system, process group, children
@@ -107,8 +107,12 @@ class Memory(TypedDict):
     """The server's memory, summed over its process group, in bytes."""
 
     rss: int
+    """Resident set size: what the tables and the chart use."""
     uss: int | None
-    """Unique set size (pages no other process shares); None where psutil cannot read it."""
+    """Unique set size (pages no other process shares); None where psutil cannot read it.
+    Summed over a group it misses the pages its processes share with each other: when a
+    server forks a short-lived child (daphne once did, mid-run), its USS drops for a moment
+    by megabytes while its RSS does not."""
 
 
 class Window(TypedDict):
@@ -555,8 +559,8 @@ COLUMNS: Final[Sequence[table.Column]] = (
     ("app", "<13"),
     ("conns", ">6"),
     ("open", ">6"),
-    ("uss/conn", ">9"),
     ("rss/conn", ">9"),
+    ("uss/conn", ">9"),
     ("idle cpu", ">8"),
     ("us/msg", ">7"),
     ("(min-max)", ">13"),
@@ -572,7 +576,7 @@ def _kib(value: float | None) -> str:
 
 
 def format_markdown(runs: Sequence[Run]) -> str:
-    """The README's table: per server and count, each app's memory per connection (USS,
+    """The README's table: per server and count, each app's memory per connection (RSS,
     from 100 connections up) and CPU per message with its range, and lilya_ws over raw."""
     points = {
         (run["server"], run["app"], point["connections"]): point
@@ -592,13 +596,13 @@ def format_markdown(runs: Sequence[Run]) -> str:
             base = points.get((run["server"], base_app, point["connections"]))
             if base is None:
                 continue
-            memory = point["uss_per_connection"], base["uss_per_connection"]
+            memory = point["rss_per_connection"], base["rss_per_connection"]
             shown = point["connections"] >= 100 and None not in memory
             ratio = _ratio(point["us_per_msg"], base["us_per_msg"])
             lines.append(
                 f"| {run['server']} | {point['connections']:,}"
-                f" | {_kib(base['uss_per_connection']) if shown else '-'}"
-                f" | {_kib(point['uss_per_connection']) if shown else '-'}"
+                f" | {_kib(base['rss_per_connection']) if shown else '-'}"
+                f" | {_kib(point['rss_per_connection']) if shown else '-'}"
                 f" | {_difference(*memory) if shown else '-'}"
                 f" | {_cpu_cell(base)} | {_cpu_cell(point)}"
                 f" | {table.number(ratio, '.2f')} |"
@@ -633,7 +637,7 @@ def format_table(runs: Sequence[Run]) -> str:
             base = points.get((run["server"], BASELINE[run["app"]], point["connections"]))
             ratio = _ratio(point["us_per_msg"], base["us_per_msg"] if base else None)
             memory_ratio = _ratio(
-                point["uss_per_connection"], base["uss_per_connection"] if base else None
+                point["rss_per_connection"], base["rss_per_connection"] if base else None
             )
             lines.append(
                 (
@@ -641,8 +645,8 @@ def format_table(runs: Sequence[Run]) -> str:
                     run["app"],
                     str(point["connections"]),
                     str(point["opened"]),
-                    _kib(point["uss_per_connection"]),
                     _kib(point["rss_per_connection"]),
+                    _kib(point["uss_per_connection"]),
                     f"{point['idle_cpu_per_second']:.1%}",
                     table.number(point["us_per_msg"], ".1f"),
                     table.extent([w["us_per_msg"] for w in point["windows"]], ".1f"),
@@ -745,7 +749,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             payload=options.payload,
             open_concurrency=options.open_concurrency,
             pings=options.pings,
-            memory="psutil USS (and RSS), summed over the server's process group",
+            memory="psutil RSS (and USS), summed over the server's process group",
             cpu="psutil user+system, children included, summed over the process group",
         ),
         commit=commit,

@@ -1,6 +1,6 @@
 """The scale chart: drawn from ``bench.scale``'s JSON, one row of plots per server.
 
-Columns: server memory (USS) per connection, server CPU per message (median over
+Columns: server memory (RSS) per connection, server CPU per message (median over
 windows, the bars their range), and lilya_ws over raw ASGI for both, each against
 the connection count on a log scale.
 
@@ -46,9 +46,7 @@ def _points(run: Run) -> list[Point]:
 
 
 def _memory_kib(point: Point) -> float | None:
-    value = point["uss_per_connection"]
-    if value is None:
-        value = point["rss_per_connection"]
+    value = point["rss_per_connection"]
     return None if value is None else value / 1024
 
 
@@ -124,7 +122,7 @@ def draw(report: Report, path: Path) -> None:
         _draw_memory(memory_axes, runs)
         _draw_cpu(cpu_axes, runs)
         _draw_ratio(ratio_axes, runs)
-        memory_axes.set_title(f"{server}: memory per idle connection (USS)", fontsize=10)
+        memory_axes.set_title(f"{server}: memory per idle connection (RSS)", fontsize=10)
         cpu_axes.set_title(f"{server}: CPU per message", fontsize=10)
         ratio_axes.set_title(f"{server}: lilya_ws / raw ASGI", fontsize=10)
         for axes in grid[row]:

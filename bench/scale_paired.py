@@ -54,7 +54,8 @@ class Pair(TypedDict):
 
     raw_us_per_msg: float
     lilya_ws_us_per_msg: float
-    ratio: float
+    ratio: float | None
+    """None when raw's window read no CPU time at all (a window shorter than a few ticks)."""
 
 
 class PairedPoint(TypedDict):
@@ -132,10 +133,10 @@ async def measure(
             Pair(
                 raw_us_per_msg=cost["raw"],
                 lilya_ws_us_per_msg=cost["lilya_ws"],
-                ratio=cost["lilya_ws"] / cost["raw"],
+                ratio=cost["lilya_ws"] / cost["raw"] if cost["raw"] else None,
             )
         )
-    ratios = [pair["ratio"] for pair in pairs]
+    ratios = [pair["ratio"] for pair in pairs if pair["ratio"] is not None]
     return PairedPoint(
         connections=sum(len(fleet.clients) for fleet in fleets.values()),
         active=active,
@@ -217,7 +218,7 @@ def format_table(runs: Sequence[PairedRun]) -> str:
             table.number(point["raw_us_per_msg"], ".1f"),
             table.number(point["lilya_ws_us_per_msg"], ".1f"),
             table.number(point["ratio"], ".3f"),
-            table.extent([pair["ratio"] for pair in point["pairs"]], ".2f"),
+            table.extent([p["ratio"] for p in point["pairs"] if p["ratio"] is not None], ".2f"),
             table.verdict(not point["mismatches"] and not point["failures"]),
         )
         for run in runs

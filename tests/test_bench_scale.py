@@ -64,3 +64,48 @@ def test_scale_smoke_reports_every_count_and_draws_the_chart(tmp_path: Path) -> 
     chart.unlink()
     run_scale("--chart-only", "--out", str(out), "--chart", str(chart), timeout=60)
     assert chart.read_bytes().startswith(PNG_MAGIC)
+
+
+@pytest.mark.integration
+def test_scale_push_apps_report_memory_only(tmp_path: Path) -> None:
+    out = tmp_path / "push.json"
+    run_scale(
+        *("--servers", "hypercorn-asyncio", "--apps", "raw_push,lilya_ws_push"),
+        *("--counts", "4", "--windows", "0", "--idle-seconds", "0.2"),
+        *("--out", str(out), "--no-chart"),
+        timeout=120,
+    )
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["verified"] is True
+    assert [run["app"] for run in report["runs"]] == ["raw_push", "lilya_ws_push"]
+    for run in report["runs"]:
+        (point,) = run["points"]
+        assert point["opened"] == 4
+        assert point["windows"] == []
+        assert point["us_per_msg"] is None
+
+
+@pytest.mark.integration
+def test_scale_paired_alternates_both_apps_in_one_process(tmp_path: Path) -> None:
+    out = tmp_path / "paired.json"
+    completed = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.scale_paired", "--servers", "uvicorn-wsproto"),
+            *("--counts", "2,8", "--pairs", "2", "--window", "0.5", "--rate", "400"),
+            *("--out", str(out)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["verified"] is True
+    (run,) = report["runs"]
+    assert [point["connections"] for point in run["points"]] == [2, 8]
+    for point in run["points"]:
+        assert len(point["pairs"]) == 2
+        assert point["mismatches"] == point["failures"] == 0
+        assert point["ratio"] is None or point["ratio"] > 0  # None: too few CPU ticks

@@ -50,7 +50,9 @@ def test_inprocess_smoke_verifies_every_app(tmp_path: Path) -> None:
     assert all(row["verified"] for row in results), [r for r in results if not r["verified"]]
     memory = report["memory_bytes_per_idle_websocket"]
     assert isinstance(memory, dict)
-    assert set(memory) == {"lilya_ws", "starlette", "lilya"}
+    assert set(memory) == {"lilya_ws", "lilya_ws, reading ahead", "starlette", "lilya"}
+    # Reading ahead keeps a task and the server's receive pending: more than without.
+    assert memory["lilya_ws, reading ahead"] > memory["lilya_ws"]
 
 
 @pytest.mark.integration

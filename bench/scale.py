@@ -38,9 +38,9 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Final, Literal, TypeAlias, TypedDict
+from typing import Any, Final, Literal, TypeAlias, TypedDict, TypeVar
 
 import psutil
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
@@ -51,6 +51,9 @@ from adapters.errors import AdapterError, ServerUnavailableError
 from adapters.process import RunningServer, group_cpu_seconds, group_processes, start_server
 from bench import scale_chart, table
 from bench.endtoend import client_cpu_seconds
+
+OptionsT = TypeVar("OptionsT", bound=argparse.Namespace)
+RunT = TypeVar("RunT", bound=Mapping[str, Any])
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 COUNTS: Final = (1, 100, 1_000, 10_000)
@@ -661,6 +664,31 @@ def format_table(runs: Sequence[Run]) -> str:
     return table.render(COLUMNS, lines)
 
 
+def run_selected(
+    names: Sequence[str] | None,
+    counts: Sequence[int],
+    run_all: Callable[[Sequence[ServerAdapter], OptionsT], Coroutine[Any, Any, list[RunT]]],
+    options: OptionsT,
+) -> tuple[list[RunT], float, bool]:
+    """Run ``run_all`` over the named servers (every available one by default), the
+    file limit raised for the largest count: the runs, the seconds taken, and whether
+    every run has points and no problem."""
+    servers = [get(name) for name in names] if names else list(available())
+    raise_file_limit(max(counts) + 1024)
+    started = time.perf_counter()
+    runs = asyncio.run(run_all(servers, options))
+    seconds = time.perf_counter() - started
+    return runs, seconds, all(not run["problems"] and run["points"] for run in runs)
+
+
+def print_problems(runs: Sequence[Mapping[str, Any]]) -> None:
+    """Every run's problems on stderr, one line each."""
+    for run in runs:
+        who = " ".join(str(run[key]) for key in ("server", "app") if key in run)
+        for problem in run["problems"]:
+            print(f"FAILED {who}: {problem}", file=sys.stderr)
+
+
 def describe_commit() -> str:
     """The checkout's commit, ``-dirty`` when files differ from it ("unknown" without git)."""
     try:
@@ -731,13 +759,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         scale_chart.draw(saved, options.chart or ROOT / "bench" / "scale.png")
         print(format_markdown(saved["runs"]))
         return 0
-    servers = [get(name) for name in options.servers] if options.servers else list(available())
-    raise_file_limit(max(options.counts) + 1024)
+    runs, seconds, verified = run_selected(options.servers, options.counts, run_all, options)
     commit = describe_commit()
-    started = time.perf_counter()
-    runs = asyncio.run(run_all(servers, options))
-    seconds = time.perf_counter() - started
-    verified = all(not run["problems"] and run["points"] for run in runs)
     report = Report(
         settings=Settings(
             counts=sorted(options.counts),
@@ -768,9 +791,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" windows of {options.window:g} s per count; took {seconds:.0f} s"
     )
     print(format_table(runs))
-    for run in runs:
-        for problem in run["problems"]:
-            print(f"FAILED {run['server']} {run['app']}: {problem}", file=sys.stderr)
+    print_problems(runs)
     return 0 if verified else 1
 
 

@@ -15,7 +15,6 @@ Run it with ``python -m bench.scale_paired`` (about 10 minutes for all seven ser
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import platform
 import sys
@@ -24,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Literal, TypedDict
 
-from adapters import ServerAdapter, available, get
+from adapters import ServerAdapter
 from adapters.errors import AdapterError
 from bench import table
 from bench.apps import ECHO_PATHS
@@ -37,7 +36,8 @@ from bench.scale import (
     ROOT,
     Fleet,
     describe_commit,
-    raise_file_limit,
+    print_problems,
+    run_selected,
     start,
 )
 
@@ -241,13 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pings", choices=("off", "default"), default="off")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "scale_paired.json")
     options = parser.parse_args(argv, namespace=Options())
-    servers = [get(name) for name in options.servers] if options.servers else list(available())
-    raise_file_limit(max(options.counts) + 1024)
+    runs, seconds, verified = run_selected(options.servers, options.counts, run_all, options)
     commit = describe_commit()
-    started = time.perf_counter()
-    runs = asyncio.run(run_all(servers, options))
-    seconds = time.perf_counter() - started
-    verified = all(not run["problems"] and run["points"] for run in runs)
     report = PairedReport(
         settings=PairedSettings(
             counts=sorted(options.counts),
@@ -271,9 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" took {seconds:.0f} s"
     )
     print(format_table(runs))
-    for run in runs:
-        for problem in run["problems"]:
-            print(f"FAILED {run['server']}: {problem}", file=sys.stderr)
+    print_problems(runs)
     return 0 if verified else 1
 
 

@@ -400,8 +400,11 @@ def run_target(
         if error is not None:
             run = ServerRun(name, None, plain, target.tls_url, "start-failed", error, ())
         else:
+            started = time.monotonic()
             cells = asyncio.run(_run_rows(target, rows))
-            run = ServerRun(name, get(name).version(), plain, target.tls_url, "ran", None, cells)
+            seconds = time.monotonic() - started
+            version = get(name).version()
+            run = ServerRun(name, version, plain, target.tls_url, "ran", None, cells, seconds)
         progress(_progress_line(run))
         runs.append(run)
     return Report(scenarios, inherent, tuple(runs))

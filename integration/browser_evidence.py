@@ -37,7 +37,7 @@ class _Connection(RawConnection):
             how = "FIN"
         except ConnectionResetError:
             how = "reset"
-        except TimeoutError:
+        except asyncio.TimeoutError:
             return f"open after {timeout:g} s"
         elapsed = time.monotonic() - started
         return f"{how} {'at once' if elapsed < AT_ONCE else f'after {elapsed:.0f} s'}"

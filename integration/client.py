@@ -92,7 +92,7 @@ async def bounded(awaitable: Awaitable[_T], timeout: float = STEP_TIMEOUT) -> _T
     """``awaitable`` with a deadline; a timeout is a failed check, not a hang."""
     try:
         return await asyncio.wait_for(awaitable, timeout)
-    except TimeoutError:
+    except asyncio.TimeoutError:  # wait_for's on 3.10; the builtin from 3.11 on
         raise CheckFailed(f"no answer within {timeout:g}s") from None
 
 
@@ -147,7 +147,7 @@ async def client_close(ws: ClientConnection, timeout: float = STEP_TIMEOUT) -> s
     """
     try:
         await asyncio.wait_for(ws.close(p.CLIENT_CLOSE_CODE, p.CLIENT_CLOSE_REASON), timeout)
-    except TimeoutError:
+    except asyncio.TimeoutError:
         ws.transport.abort()
         return f"no close frame from the server within {timeout:g}s"
     return "completed" if ws.protocol.close_rcvd is not None else "no close frame from the server"
@@ -281,7 +281,7 @@ class RawConnection:
                     return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
         except (asyncio.IncompleteReadError, ConnectionError):
             return "dropped"
-        except TimeoutError:
+        except asyncio.TimeoutError:
             return "none"
 
     async def next_frame(self) -> tuple[int, bytes]:
@@ -295,7 +295,7 @@ class RawConnection:
                 pass
         except ConnectionError:
             return True
-        except TimeoutError:
+        except asyncio.TimeoutError:
             return False
         return True
 

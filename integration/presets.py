@@ -156,7 +156,7 @@ class _Bridge:
         to_client = asyncio.create_task(self._to_client(connection, ws, session))
         try:
             await self._from_client(connection, ws, session)
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(to_client), APP_TIMEOUT)
         finally:
             to_client.cancel()
@@ -237,7 +237,7 @@ class _Bridge:
             return
         try:
             await asyncio.wait_for(asyncio.shield(task), APP_TIMEOUT + CLOSE_TIMEOUT)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

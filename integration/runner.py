@@ -84,7 +84,7 @@ async def run_cell(target: Target, row: Row, check: Check | None = None) -> Cell
         status = "as expected" if observed == expected else "differs"
     except NotRunnable as exc:
         status, error = "not run", str(exc)
-    except TimeoutError:
+    except asyncio.TimeoutError:
         error = f"no outcome within {CHECK_TIMEOUT:g}s"
     except (CheckFailed, BrowserError) as exc:
         error = str(exc)

@@ -60,14 +60,16 @@ class ReadAhead:
         self._receive = receive
         self._on_message = on_message
         self._on_departure = on_departure
-        self._held: list[WebSocketReceiveMessage] = []  # rarely more than one: a list
+        # Made by the first message read: an idle connection never has one. Rarely more
+        # than one message: a list.
+        self._held: list[WebSocketReceiveMessage] | None = None
         self._error: Exception | None = None
         self._waiting = False
         self._waiter: Event | None = None  # made by the first wait: most connections never do
         self.started = False
         """The task has run: a receive of the server's may be pending. Until then,
         ``cancel`` costs nothing and the application may receive by itself."""
-        self._task: Task | None = start_task(self._run)
+        self._task: Task | None = start_task(self._run, "lilya_ws read-ahead")
 
     @property
     def running(self) -> bool:
@@ -84,12 +86,15 @@ class ReadAhead:
         try:
             while True:
                 message = self._on_message(await self._receive())
-                self._held.append(message)
+                held = self._held
+                if held is None:
+                    held = self._held = []
+                held.append(message)
                 if message["type"] == "websocket.disconnect":
                     self._task = None  # reading is over: the departure hook may cancel nothing
                     await self._on_departure()
                     break
-                if self._waiting or len(self._held) >= MAX_HELD:
+                if self._waiting or len(held) >= MAX_HELD:
                     break
                 self._wake()
         except Exception as exc:  # kept for the application's next receive
@@ -115,7 +120,7 @@ class ReadAhead:
 
         An error the server's ``receive()`` raised is raised here, in order.
         """
-        while not self._held:
+        while not self._held:  # None or empty
             if self._error is not None:
                 error, self._error = self._error, None
                 raise error

@@ -20,7 +20,6 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
 
 import h11
 from wsproto.connection import Connection, ConnectionType
@@ -99,12 +98,7 @@ class Handshake:
     def __enter__(self) -> Handshake:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.sock.close()
 
     def _recv(self, deadline: float) -> bytes | None:

@@ -28,7 +28,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Final, TypedDict, cast
 
 import psutil
@@ -168,12 +167,7 @@ class Chromium:
             raise
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def _await_endpoint(self, stderr: IO[bytes]) -> str:

@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -41,6 +41,14 @@ def run_bench(module: str, output: Path, timeout: float) -> dict[str, object]:
     """Run ``python -m module --smoke --json output`` and return the saved report."""
     run_module(module, "--smoke", "--json", str(output), timeout=timeout)
     report: dict[str, object] = json.loads(output.read_text(encoding="utf-8"))
+    return report
+
+
+def run_scale(module: str, output: Path, *arguments: str) -> Any:
+    """Run a ``bench.scale`` module writing ``output``; its report, checked as verified."""
+    run_module(module, *arguments, "--out", str(output), timeout=120)
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["verified"] is True
     return report
 
 
@@ -120,14 +128,11 @@ TINY_WINDOWS = ("--windows", "2", "--idle-seconds", "0.2")
 @pytest.mark.integration
 def test_scale_smoke_reports_every_count_and_draws_the_chart(tmp_path: Path) -> None:
     out, chart = tmp_path / "scale.json", tmp_path / "scale.png"
-    run_module(
+    report = run_scale(
         "bench.scale",
-        *("--servers", "uvicorn-websockets", *TINY, *TINY_WINDOWS),
-        *("--out", str(out), "--chart", str(chart)),
-        timeout=120,
+        out,
+        *("--servers", "uvicorn-websockets", *TINY, *TINY_WINDOWS, "--chart", str(chart)),
     )
-    report = json.loads(out.read_text(encoding="utf-8"))
-    assert report["verified"] is True
     assert report["settings"]["counts"] == [1, 10]
     runs = report["runs"]
     assert [(run["server"], run["app"]) for run in runs] == [
@@ -155,16 +160,12 @@ def test_scale_smoke_reports_every_count_and_draws_the_chart(tmp_path: Path) -> 
 
 @pytest.mark.integration
 def test_scale_push_apps_report_memory_only(tmp_path: Path) -> None:
-    out = tmp_path / "push.json"
-    run_module(
+    report = run_scale(
         "bench.scale",
+        tmp_path / "push.json",
         *("--servers", "hypercorn-asyncio", "--apps", "raw_push,lilya_ws_push"),
-        *("--counts", "4", "--windows", "0", "--idle-seconds", "0.2"),
-        *("--out", str(out), "--no-chart"),
-        timeout=120,
+        *("--counts", "4", "--windows", "0", "--idle-seconds", "0.2", "--no-chart"),
     )
-    report = json.loads(out.read_text(encoding="utf-8"))
-    assert report["verified"] is True
     assert [run["app"] for run in report["runs"]] == ["raw_push", "lilya_ws_push"]
     for run in report["runs"]:
         (point,) = run["points"]
@@ -175,15 +176,12 @@ def test_scale_push_apps_report_memory_only(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_scale_paired_alternates_both_apps_in_one_process(tmp_path: Path) -> None:
-    out = tmp_path / "paired.json"
-    run_module(
+    report = run_scale(
         "bench.scale_paired",
+        tmp_path / "paired.json",
         *("--servers", "uvicorn-wsproto", "--counts", "2,8", "--pairs", "2"),
-        *("--window", "0.5", "--rate", "400", "--out", str(out)),
-        timeout=120,
+        *("--window", "0.5", "--rate", "400"),
     )
-    report = json.loads(out.read_text(encoding="utf-8"))
-    assert report["verified"] is True
     (run,) = report["runs"]
     assert [point["connections"] for point in run["points"]] == [2, 8]
     for point in run["points"]:

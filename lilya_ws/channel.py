@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
-from lilya_ws.capabilities import EVERY_LENGTH, NO_QUIRKS, identify_quirks, is_peer_gone
+from lilya_ws.capabilities import EVERY_LENGTH, NO_QUIRKS, is_peer_gone
 from lilya_ws.concurrency import wait_with_timeout
 from lilya_ws.connection import Connection
 from lilya_ws.errors import (
@@ -29,6 +29,7 @@ from lilya_ws.errors import (
 from lilya_ws.readahead import ReadAhead
 from lilya_ws.states import (
     APP_TRANSITIONS,
+    BODY_END,
     CLIENT_TRANSITIONS,
     CONNECTED,
     CONNECTING,
@@ -113,7 +114,7 @@ class Channel(Connection):
         self._fast_send = self._fast_receive = False
         self._send_lengths = _NO_LENGTHS
         self._ahead: ReadAhead | None = None
-        self._quirks = NO_QUIRKS  # the server's, recognised at accept
+        self._quirks = NO_QUIRKS  # the server's, recognised once, by accept()
         self._last = SENT
         self._accepted = False
         self._close_answered = False
@@ -168,8 +169,7 @@ class Channel(Connection):
         ``_fast_send`` says it is every length, as a flag because every send tests it.
         A receive is fast when nothing was read ahead and there is no limit to apply."""
         if self._app_state is CONNECTED and self._client_state is CONNECTED:
-            self._quirks = quirks = identify_quirks(self.scope)
-            self._send_lengths = quirks.unchecked_lengths
+            self._send_lengths = self._quirks.unchecked_lengths
             self._fast_send = self._send_lengths is EVERY_LENGTH
             self._fast_receive = (
                 self._ahead is None
@@ -236,11 +236,11 @@ class Channel(Connection):
             return {"type": "websocket.disconnect", "code": code, "reason": reason}
         return {"type": "websocket.connect"}  # the one other message the table allows
 
-    def _next_app_state(self, event: str, mtype: str) -> WebSocketState:
+    def _next_app_state(self, event: str) -> WebSocketState:
         """Where sending ``event`` moves the application side; refused if nowhere."""
         next_state = APP_TRANSITIONS.get((self._app_state, event))
         if next_state is None:
-            self._refuse_send(mtype)
+            self._refuse_send("websocket.http.response.body" if event == BODY_END else event)
         return next_state
 
     async def _deliver(self, message: Mapping[str, Any], next_state: WebSocketState) -> None:
@@ -297,7 +297,7 @@ class Channel(Connection):
             self._app_state is CONNECTED
             and not self._close_answered
             and self.close_code not in (NO_STATUS_RECEIVED, ABNORMAL_CLOSURE)
-            and self.capabilities.quirks.defers_close_reply
+            and self._quirks.defers_close_reply
         ):
             # The app has not closed: its state stays, and close() stays a no-op.
             self._close_answered = True

@@ -21,6 +21,7 @@ import warnings
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
+from lilya_ws.capabilities import identify_quirks
 from lilya_ws.channel import CLOSE_TIMEOUT, RECEIVED, RECEIVING, SENT, Channel
 from lilya_ws.concurrency import call_soon
 from lilya_ws.errors import (
@@ -154,7 +155,7 @@ class WebSocket(Channel):
             if mtype == "websocket.http.response.body" and not message.get("more_body", False)
             else mtype
         )
-        next_state = self._next_app_state(event, mtype)
+        next_state = self._next_app_state(event)
         if mtype == "websocket.send":
             if self._client_state is DISCONNECTED:
                 self._raise_closed()
@@ -178,7 +179,7 @@ class WebSocket(Channel):
         Choosing none of the offered subprotocols warns (``NoSubprotocolWarning``):
         browsers fail that handshake.
         """
-        next_state = self._next_app_state("websocket.accept", "websocket.accept")
+        next_state = self._next_app_state("websocket.accept")
         message: Mapping[str, Any] = {
             "type": "websocket.accept",
             "subprotocol": subprotocol,
@@ -197,6 +198,7 @@ class WebSocket(Channel):
             self._take(await self._receive())
         if self._client_state is DISCONNECTED:
             self._raise_closed()
+        self._quirks = identify_quirks(self.scope)  # once: the hot paths' flags follow from it
         await self._deliver(message, next_state)
         self._accepted = True
         if self._quirks.silent_after_departure:
@@ -207,17 +209,17 @@ class WebSocket(Channel):
 
         Once the peer has left this only marks the connection closed.
         """
-        next_state = self._next_app_state("websocket.close", "websocket.close")
+        next_state = self._next_app_state("websocket.close")
         accepted = self._app_state is CONNECTED
         message = checked_close(code, reason, self, accepted)
         # A running read-ahead goes on: it takes the peer's answer (wait_closed).
         if self._client_state is not DISCONNECTED:
             await self._deliver(message, next_state)
         else:  # the peer already left: the connection is closed, as asked
-            self._app_state = next_state
-            self._refresh()
-        if self.close_code is None:
-            self.close_code, self.close_reason = code, reason or ""
+            self.application_state = next_state
+        if self.close_code is None:  # what was sent: a reason the server loses is not
+            self.close_code = message.get("code", NORMAL_CLOSURE)
+            self.close_reason = message.get("reason") or ""
         if accepted and self._quirks.waits_for_close_reply:
             await self.wait_closed(CLOSE_TIMEOUT)
 
@@ -233,8 +235,7 @@ class WebSocket(Channel):
                 "(websocket.http.response is not in the scope's extensions; "
                 "close() before accept() answers HTTP 403 instead)"
             )
-        if self._app_state is not CONNECTING:
-            self._refuse_send("websocket.http.response.start")
+        self._next_app_state("websocket.http.response.start")  # refused unless CONNECTING
 
         # Where only one body part reaches the client (granian), the parts are
         # joined and sent as one: the client gets the whole body either way.

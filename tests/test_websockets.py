@@ -399,6 +399,8 @@ async def test_spec_version_gates_accept_headers_and_close_reason(
     accept, close = rec.sent
     assert ("headers" in accept) is headers_sent
     assert ("reason" in close) is reason_sent
+    # close_reason says what was sent: a reason the server could not carry is not.
+    assert ws.close_reason == ("bye" if reason_sent else "")
 
 
 async def test_undeclared_spec_version_is_2_0_but_keys_still_reach_it() -> None:

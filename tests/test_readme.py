@@ -4,6 +4,7 @@ never rot and none leans on another's names."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,24 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     command = re.search(r"&& (\.venv/bin/pytest[^\n]*)\n", TEXT)
     assert command is not None
     assert command.group(1) in ci.splitlines()
+
+
+def test_ci_runs_the_pythons_it_has_and_says_which_it_has_not() -> None:
+    """README: "A version the machine does not have is not run, and `.ci/run` says so"."""
+    assert "NOT RUN: python3.X is not installed" in " ".join(TEXT.split())
+    assert ". .ci/pythons" in (README.parent / ".ci" / "run").read_text().splitlines()
+    bare = subprocess.run(  # a machine with no pyenv and no other Python on PATH
+        ["bash", "-c", '. .ci/pythons; echo "envs=[$envs]"'],
+        cwd=README.parent,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert bare.stdout == "envs=[]\n"
+    for minor in ("3.10", "3.12", "3.13"):
+        assert f"NOT RUN: python{minor} is not installed" in bare.stderr
 
 
 def test_readme_idle_timeout_example_closes_1001() -> None:

@@ -9,20 +9,20 @@ server would fail on, and a dead connection whose next ``receive()`` would
 never return.
 
 ``send()`` passes accept and close messages to ``accept()`` and ``close()``, so
-each operation is written once. Data has one fast path per
-direction, taken while both sides are open and nothing needs a check: a receive
-awaits the server's ``receive()`` directly, a send hands its message over.
+each operation is written once. The data methods are made by ``fastpaths.py``
+(one fast path per direction, taken while both sides are open and nothing needs
+a check) and fall back to the checked methods here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sized
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 from lilya_ws.capabilities import identify_quirks
-from lilya_ws.channel import CLOSE_TIMEOUT, RECEIVED, RECEIVING, SENT, Channel
+from lilya_ws.channel import CLOSE_TIMEOUT, Channel
 from lilya_ws.concurrency import call_soon
 from lilya_ws.errors import (
     DenialResponseUnsupported,
@@ -35,6 +35,7 @@ from lilya_ws.errors import (
     WebSocketDisconnect,
     WebSocketStateError,
 )
+from lilya_ws.fastpaths import iterator, receiver, sender
 from lilya_ws.json import JSONCodec, StdlibCodec
 from lilya_ws.responses import DenialResponse
 from lilya_ws.states import (
@@ -75,6 +76,7 @@ __all__ = [
 Mode: TypeAlias = Literal["text", "binary"]
 T = TypeVar("T")
 P = TypeVar("P", str, bytes)
+D = TypeVar("D", bound=Sized)
 
 _DEFAULT_CODEC: Final = StdlibCodec()
 
@@ -84,6 +86,17 @@ class _Unset:
 
 
 _AS_IS: Final = _Unset()
+
+
+def _as_given(data: str) -> str:
+    """``send_text``'s slow path checks the payload as given."""
+    return data
+
+
+def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
+    """``send_bytes``'s slow path copies a ``bytearray`` or ``memoryview`` to bytes;
+    anything else goes to ``send()`` as given, which refuses it with a typed error."""
+    return bytes(data) if isinstance(data, (bytearray, memoryview)) else data
 
 
 class WebSocket(Channel):
@@ -269,39 +282,15 @@ class WebSocket(Channel):
 
     # Sending data.
 
-    async def send_text(self, data: str) -> None:
-        """Send a text message; checks and errors are those of ``send()``."""
-        if data.__class__ is str and (self._fast_send or len(data) in self._send_lengths):
-            # The fast path: both sides open and a payload nothing needs to check.
-            last = self._last  # _note_send, written out
-            if last == RECEIVED:
-                self._last = SENT
-            elif last == SENT and self._ahead is None:
-                self._read_ahead()  # a second send in a row: keep a receive pending
-            try:
-                await self._send({"type": "websocket.send", "text": data})
-            except Exception as exc:
-                await self._send_failed(exc)
-                raise
-        else:
-            await self.send({"type": "websocket.send", "text": data})
-
-    async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
-        """Send a binary message (``bytearray`` and ``memoryview`` are copied to bytes)."""
-        if data.__class__ is bytes and (self._fast_send or len(data) in self._send_lengths):
-            # send_text's fast path, for bytes.
-            last = self._last
-            if last == RECEIVED:
-                self._last = SENT
-            elif last == SENT and self._ahead is None:
-                self._read_ahead()
-            try:
-                await self._send({"type": "websocket.send", "bytes": data})
-            except Exception as exc:
-                await self._send_failed(exc)
-                raise
-        else:
-            await self.send({"type": "websocket.send", "bytes": bytes(data)})
+    send_text = sender(
+        "text", str, _as_given, "Send a text message; checks and errors are those of ``send()``."
+    )
+    send_bytes = sender(
+        "bytes",
+        bytes,
+        _as_bytes,
+        "Send a binary message (``bytearray`` and ``memoryview`` are copied to bytes).",
+    )
 
     async def send_json(self, data: Any, mode: Mode = "text") -> None:
         """Send ``data`` as JSON in a text frame, or a binary one with ``mode="binary"``."""
@@ -313,21 +302,6 @@ class WebSocket(Channel):
             raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
 
     # Receiving data.
-
-    async def _receive_payload(self, key: Literal["text", "bytes"], kind: type[P]) -> P:
-        """The receive fast path, for every data receive: one message's ``key`` payload,
-        or the error that explains why there is none."""
-        if self._fast_receive:
-            self._last = RECEIVING
-            try:
-                message = await self._receive()
-            finally:
-                self._last = RECEIVED
-            payload = message.get(key)
-            if payload.__class__ is kind:
-                return payload
-            return await self._payload_of(self._take(message), kind)
-        return await self._receive_checked(kind)
 
     async def _receive_checked(self, kind: type[P]) -> P:
         """Off the fast path: state, read-ahead, timeout and size checked."""
@@ -354,23 +328,12 @@ class WebSocket(Channel):
             raise UnexpectedMessageType("text" if kind is str else "bytes", payload)
         return payload
 
-    async def receive_text(self) -> str:
-        """Receive a text message; a binary one raises ``UnexpectedMessageType``."""
-        if self._fast_receive:  # _receive_payload's fast path, written out: one coroutine less
-            self._last = RECEIVING
-            try:
-                message = await self._receive()
-            finally:
-                self._last = RECEIVED
-            text = message.get("text")
-            if text.__class__ is str:
-                return text
-            return await self._payload_of(self._take(message), str)
-        return await self._receive_checked(str)
-
-    async def receive_bytes(self) -> bytes:
-        """Receive a binary message; a text one raises ``UnexpectedMessageType``."""
-        return await self._receive_payload("bytes", bytes)
+    receive_text = receiver(
+        "text", str, "Receive a text message; a binary one raises ``UnexpectedMessageType``."
+    )
+    receive_bytes = receiver(
+        "bytes", bytes, "Receive a binary message; a text one raises ``UnexpectedMessageType``."
+    )
 
     @overload
     async def receive_json(self, mode: Mode = "text") -> Any: ...
@@ -389,28 +352,24 @@ class WebSocket(Channel):
         """
         payload: str | bytes
         if mode == "text":
-            payload = await self._receive_payload("text", str)
+            payload = await self.receive_text()
         elif mode == "binary":
-            payload = await self._receive_payload("bytes", bytes)
+            payload = await self.receive_bytes()
         else:
             raise InvalidMode(f'mode must be "text" or "binary", not {mode!r}')
+        decode = self._codec.decode  # an attribute, not a method: loaded as one is cheaper
         try:
-            value = self._codec.decode(payload)
+            value = decode(payload)
         except ValueError as exc:
             raise InvalidJSON(payload, str(exc)) from None
-        return value if isinstance(decoder, _Unset) else decoder(value)
+        return value if decoder is _AS_IS else decoder(value)  # type: ignore[operator]
 
-    async def iter_text(self) -> AsyncGenerator[str, None]:
-        """Yield text messages until the peer disconnects (the code stays on ``close_code``)."""
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                yield await self._receive_payload("text", str)
-
-    async def iter_bytes(self) -> AsyncGenerator[bytes, None]:
-        """Yield binary messages until the peer disconnects."""
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                yield await self._receive_payload("bytes", bytes)
+    iter_text = iterator(
+        "text",
+        str,
+        "Yield text messages until the peer disconnects (the code stays on ``close_code``).",
+    )
+    iter_bytes = iterator("bytes", bytes, "Yield binary messages until the peer disconnects.")
 
     async def iter_json(self, mode: Mode = "text") -> AsyncGenerator[Any, None]:
         """Yield JSON messages until the peer disconnects."""

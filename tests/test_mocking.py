@@ -39,6 +39,26 @@ def test_iterators_are_async_generator_functions_as_in_starlette(name: str) -> N
     assert inspect.isasyncgenfunction(getattr(StarletteWebSocket, name))
 
 
+DATA_METHODS = {
+    "send_text": ["self", "data"],
+    "send_bytes": ["self", "data"],
+    "receive_text": ["self"],
+    "receive_bytes": ["self"],
+    "iter_text": ["self"],
+    "iter_bytes": ["self"],
+}
+
+
+@pytest.mark.parametrize(("name", "parameters"), DATA_METHODS.items())
+def test_made_data_methods_look_written(name: str, parameters: list[str]) -> None:
+    """fastpaths.py makes them; tools see the name, docstring and signature of a method."""
+    method = getattr(WebSocket, name)
+    assert method.__name__ == name
+    assert method.__qualname__ == f"WebSocket.{name}"
+    assert method.__doc__
+    assert list(inspect.signature(method).parameters) == parameters
+
+
 async def test_create_autospec_gives_awaitable_methods() -> None:
     mock = create_autospec(WebSocket, instance=True)
     mock.receive_text.return_value = "hi"

@@ -65,3 +65,18 @@ def test_json_mode_is_a_literal(tmp_path: Path) -> None:
     output, status = run_mypy(bad)
     assert status == 1
     assert "Literal" in output, output
+
+
+def test_data_methods_refuse_the_other_payload_type(tmp_path: Path) -> None:
+    bad = tmp_path / "bad_payload.py"
+    bad.write_text(
+        "from lilya_ws import WebSocket\n"
+        "async def f(ws: WebSocket) -> None:\n"
+        '    await ws.send_text(b"bytes")\n'
+        '    await ws.send_bytes("text")\n'
+        "    text: str = await ws.receive_bytes()\n"
+    )
+    output, status = run_mypy(bad)
+    assert status == 1
+    lines = {int(line) for line in re.findall(r"bad_payload\.py:(\d+): error:", output)}
+    assert lines == {3, 4, 5}, output

@@ -357,6 +357,38 @@ async def test_invalid_close_is_refused_before_sending(code: Any, reason: Any, m
     assert ws.application_state is WebSocketState.CONNECTED
 
 
+@pytest.mark.parametrize(
+    ("method", "data", "match"),
+    [
+        ("send_text", b"bytes", '"text" must be a str, not bytes'),
+        ("send_text", 5, '"text" must be a str, not int'),
+        ("send_bytes", "text", '"bytes" must be bytes, not str'),
+        ("send_bytes", 5, '"bytes" must be bytes, not int'),  # not bytes(5): five zeros
+    ],
+)
+async def test_a_payload_of_the_wrong_type_is_refused_before_sending(
+    method: str, data: Any, match: str
+) -> None:
+    rec = Recorder(CONNECT)
+    ws = rec.websocket()
+    await ws.accept()
+    with pytest.raises(InvalidMessage, match=match):
+        await getattr(ws, method)(data)
+    assert rec.sent == [{"type": "websocket.accept", "subprotocol": None, "headers": []}]
+
+
+async def test_bytearray_and_memoryview_are_sent_as_bytes() -> None:
+    rec = Recorder(CONNECT)
+    ws = rec.websocket()
+    await ws.accept()
+    await ws.send_bytes(bytearray(b"ab"))
+    await ws.send_bytes(memoryview(b"cd"))
+    assert rec.sent[1:] == [
+        {"type": "websocket.send", "bytes": b"ab"},
+        {"type": "websocket.send", "bytes": b"cd"},
+    ]
+
+
 async def test_longest_close_reason_fits() -> None:
     rec = Recorder(CONNECT)
     ws = rec.websocket()

@@ -23,6 +23,12 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     elif message["type"] == "websocket.disconnect":
         assert_type(message.get("code"), "int | None")
     await websocket.send({"type": "websocket.send", "text": "raw, typed message"})
+    # The made data methods are typed like written ones, parameter names included.
+    await websocket.send_text(data="by keyword")
+    await websocket.send_bytes(bytearray(b"copied"))
+    assert_type(await websocket.receive_bytes(), bytes)
+    async for text in websocket.iter_text():
+        assert_type(text, str)
     await send({"type": "websocket.close"})  # optional keys may be left out
 
 

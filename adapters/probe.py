@@ -382,18 +382,20 @@ class Probe:
         return seen
 
     async def app_close(self) -> AppCloseSeen:
-        key = uuid.uuid4().hex
-        async with self._connect(f"/app-close?id={key}") as ws:
-            code, reason = await _closed(ws)
-        app = cast("dict[str, list[Outcome]]", await self.report(key))
-        return {"code": code, "reason": reason, "receives": app["receives"]}
+        code, reason, app = await self._closed_by_app("/app-close")
+        return {"code": code, "reason": reason, "receives": cast("list[Outcome]", app["receives"])}
 
     async def close_1011(self) -> CloseCodeSeen:
+        code, reason, app = await self._closed_by_app("/close-code")
+        return {"code": code, "reason": reason, "app": cast("Outcome", app["close"])}
+
+    async def _closed_by_app(self, path: str) -> tuple[int | None, str | None, dict[str, object]]:
+        """Connect to an app that closes by itself: the close the client saw, and the
+        app's own report."""
         key = uuid.uuid4().hex
-        async with self._connect(f"/close-code?id={key}") as ws:
+        async with self._connect(f"{path}?id={key}") as ws:
             code, reason = await _closed(ws)
-        app = cast("dict[str, Outcome]", await self.report(key))
-        return {"code": code, "reason": reason, "app": app["close"]}
+        return code, reason, cast("dict[str, object]", await self.report(key))
 
     async def record(
         self, act: Callable[[ClientConnection], Awaitable[None]]

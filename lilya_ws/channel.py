@@ -28,9 +28,9 @@ from lilya_ws.errors import (
 )
 from lilya_ws.readahead import ReadAhead
 from lilya_ws.states import (
-    APP_TRANSITIONS,
+    APP_NEXT,
     BODY_END,
-    CLIENT_TRANSITIONS,
+    CLIENT_NEXT,
     CONNECTED,
     CONNECTING,
     DISCONNECTED,
@@ -218,14 +218,15 @@ class Channel(Connection):
         mtype = message.get("type")
         if not isinstance(mtype, str):
             raise WebSocketStateError(f"The server sent a message without a type: {message!r}")
-        next_state = CLIENT_TRANSITIONS.get((state, mtype))
+        next_state = CLIENT_NEXT[state].get(mtype)
         if next_state is None:
             raise WebSocketStateError(
                 f'Unexpected "{mtype}" from the server while the client is {state.name}'
             )
         if next_state is not state:
             self._client_state = next_state
-            self._refresh()
+            if self._app_state is CONNECTED:  # else the flags are off and stay off
+                self._refresh()
         if mtype == "websocket.receive":
             text = message.get("text")
             if text is not None:
@@ -238,7 +239,7 @@ class Channel(Connection):
 
     def _next_app_state(self, event: str) -> WebSocketState:
         """Where sending ``event`` moves the application side; refused if nowhere."""
-        next_state = APP_TRANSITIONS.get((self._app_state, event))
+        next_state = APP_NEXT[self._app_state].get(event)
         if next_state is None:
             self._refuse_send("websocket.http.response.body" if event == BODY_END else event)
         return next_state

@@ -22,8 +22,10 @@ from collections.abc import Mapping
 from typing import Final
 
 __all__ = [
+    "APP_NEXT",
     "APP_TRANSITIONS",
     "BODY_END",
+    "CLIENT_NEXT",
     "CLIENT_TRANSITIONS",
     "CONNECTED",
     "CONNECTING",
@@ -74,6 +76,23 @@ CLIENT_TRANSITIONS: Final[Mapping[tuple[WebSocketState, str], WebSocketState]] =
     (CONNECTED, "websocket.disconnect"): DISCONNECTED,
 }
 """What the server may deliver in each client state, and where it leads."""
+
+
+def _by_state(
+    table: Mapping[tuple[WebSocketState, str], WebSocketState],
+) -> Mapping[WebSocketState, Mapping[str, WebSocketState]]:
+    """A table keyed state first: looking up an event then makes no tuple."""
+    return {
+        state: {event: after for (before, event), after in table.items() if before is state}
+        for state in WebSocketState
+    }
+
+
+APP_NEXT: Final = _by_state(APP_TRANSITIONS)
+"""``APP_TRANSITIONS`` as ``APP_NEXT[state][event]``, for the hot paths."""
+CLIENT_NEXT: Final = _by_state(CLIENT_TRANSITIONS)
+"""``CLIENT_TRANSITIONS`` as ``CLIENT_NEXT[state][event]``, for the hot paths."""
+
 
 _SENDABLE: Final[Mapping[WebSocketState, list[str]]] = {
     state: list(

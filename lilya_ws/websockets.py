@@ -208,7 +208,8 @@ class WebSocket(Channel):
                 stacklevel=2,
             )
         if self._client_state is CONNECTING:  # the server's websocket.connect, consumed
-            self._take(await self._receive())
+            receive = self._receive  # an attribute, not a method: loaded as one is cheaper
+            self._take(await receive())
         if self._client_state is DISCONNECTED:
             self._raise_closed()
         self._quirks = identify_quirks(self.scope)  # once: the hot paths' flags follow from it

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sized
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 from lilya_ws.capabilities import identify_quirks
@@ -76,7 +76,6 @@ __all__ = [
 Mode: TypeAlias = Literal["text", "binary"]
 T = TypeVar("T")
 P = TypeVar("P", str, bytes)
-D = TypeVar("D", bound=Sized)
 
 _DEFAULT_CODEC: Final = StdlibCodec()
 

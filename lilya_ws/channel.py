@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from lilya_ws.capabilities import EVERY_LENGTH, NO_QUIRKS, is_peer_gone
+from lilya_ws.close_codes import ABNORMAL_CLOSURE, NO_STATUS_RECEIVED, NORMAL_CLOSURE
 from lilya_ws.concurrency import wait_with_timeout
 from lilya_ws.connection import Connection
 from lilya_ws.errors import (
@@ -39,7 +40,6 @@ from lilya_ws.states import (
     refused_receive,
     refused_send,
 )
-from lilya_ws.validation import ABNORMAL_CLOSURE, NO_STATUS_RECEIVED, NORMAL_CLOSURE
 
 if TYPE_CHECKING:
     from lilya_ws.types import AnyReceive, AnySend, WebSocketReceiveMessage

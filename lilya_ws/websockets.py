@@ -2,11 +2,11 @@
 
 Each operation moves the connection through ``channel.py`` (both sides' states,
 by the tables of ``states.py``, and a send after the peer left that fails the
-same everywhere); what the application sends is checked by ``validation.py``;
-what differs between servers is decided in ``capabilities.py`` and applied
-here: payload keys set to ``None``, close codes given as ``IntEnum``, limits a
-server would fail on, and a dead connection whose next ``receive()`` would
-never return.
+same everywhere); what the application sends is checked by ``validation.py``
+and ``close_codes.py``; what differs between servers is decided in
+``capabilities.py`` and applied here: payload keys set to ``None``, close
+codes given as ``IntEnum``, limits a server would fail on, and a dead
+connection whose next ``receive()`` would never return.
 
 ``send()`` passes accept and close messages to ``accept()`` and ``close()``, so
 each operation is written once. The data methods are made by ``fastpaths.py``
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 from lilya_ws.capabilities import identify_quirks
 from lilya_ws.channel import CLOSE_TIMEOUT, Channel
+from lilya_ws.close_codes import ABNORMAL_CLOSURE, NORMAL_CLOSURE, close_for_error, validate_close
 from lilya_ws.concurrency import call_soon
 from lilya_ws.errors import (
     DenialResponseUnsupported,
@@ -46,16 +47,7 @@ from lilya_ws.states import (
     RESPONSE,
     WebSocketState,
 )
-from lilya_ws.validation import (
-    ABNORMAL_CLOSURE,
-    NORMAL_CLOSURE,
-    check_send_size,
-    checked_accept,
-    checked_close,
-    checked_payload,
-    close_for_error,
-    validate_close,
-)
+from lilya_ws.validation import check_send_size, checked_accept, checked_close, checked_payload
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping

@@ -377,6 +377,24 @@ async def test_a_payload_of_the_wrong_type_is_refused_before_sending(
     assert rec.sent == [{"type": "websocket.accept", "subprotocol": None, "headers": []}]
 
 
+class TrimmingWebSocket(WebSocket):
+    """Overrides made data methods and reaches them through super()."""
+
+    async def receive_text(self) -> str:
+        return (await super().receive_text()).strip()
+
+    async def send_text(self, data: str) -> None:
+        await super().send_text(f"[{data}]")
+
+
+async def test_a_subclass_overrides_the_made_data_methods() -> None:
+    rec = Recorder(CONNECT, {"type": "websocket.receive", "text": "  hi  "})
+    ws = TrimmingWebSocket(rec.scope, rec.receive, rec.send)
+    await ws.accept()
+    await ws.send_text(await ws.receive_text())
+    assert rec.sent[1:] == [{"type": "websocket.send", "text": "[hi]"}]
+
+
 async def test_bytearray_and_memoryview_are_sent_as_bytes() -> None:
     rec = Recorder(CONNECT)
     ws = rec.websocket()

@@ -32,4 +32,14 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "websocket.close"})  # optional keys may be left out
 
 
+class TrimmingWebSocket(WebSocket):
+    """A subclass may override the made data methods like written ones."""
+
+    async def receive_text(self) -> str:
+        return (await super().receive_text()).strip()
+
+    async def send_text(self, data: str) -> None:
+        await super().send_text(data.strip())
+
+
 typed: ASGIApp = app

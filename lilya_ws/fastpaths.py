@@ -3,7 +3,7 @@
 ``send_text``/``send_bytes``, ``receive_text``/``receive_bytes`` and
 ``iter_text``/``iter_bytes`` are built here from one definition per direction and
 shape, with the payload's key and type fixed. Calling one shared helper instead
-would cost every message a coroutine (about 1,100 instructions, more than all the
+would cost every message a coroutine (about 1,000 instructions, more than all the
 checks; see bench/README.md). A fast path runs while both sides are open and nothing
 needs a check; anything else takes the WebSocket's checked path.
 

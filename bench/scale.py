@@ -681,12 +681,24 @@ def run_selected(
     return runs, seconds, all(not run["problems"] and run["points"] for run in runs)
 
 
-def print_problems(runs: Sequence[Mapping[str, Any]]) -> None:
-    """Every run's problems on stderr, one line each."""
+def finish(
+    out: Path,
+    report: Mapping[str, Any],
+    summary: str,
+    table_text: str,
+    runs: Sequence[Mapping[str, Any]],
+    verified: bool,
+) -> int:
+    """Save ``report`` as JSON at ``out``, print the summary, the table and every run's
+    problems (on stderr, one line each); the exit code: 1 unless ``verified``."""
+    out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(summary)
+    print(table_text)
     for run in runs:
         who = " ".join(str(run[key]) for key in ("server", "app") if key in run)
         for problem in run["problems"]:
             print(f"FAILED {who}: {problem}", file=sys.stderr)
+    return 0 if verified else 1
 
 
 def describe_commit() -> str:
@@ -783,16 +795,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         verified=verified,
         runs=runs,
     )
-    options.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     if options.chart is not None:
         scale_chart.draw(report, options.chart)
-    print(
+    summary = (
         f"{options.rate} msg/s over up to {options.active} connections, {options.windows}"
         f" windows of {options.window:g} s per count; took {seconds:.0f} s"
     )
-    print(format_table(runs))
-    print_problems(runs)
-    return 0 if verified else 1
+    return finish(options.out, report, summary, format_table(runs), runs, verified)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Run it with ``python -m bench.scale_paired`` (about 10 minutes for all seven ser
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -36,7 +35,7 @@ from bench.scale import (
     ROOT,
     Fleet,
     describe_commit,
-    print_problems,
+    finish,
     run_selected,
     start,
 )
@@ -259,15 +258,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         verified=verified,
         runs=runs,
     )
-    options.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    print(
+    summary = (
         f"{options.rate} msg/s over up to {options.active} connections of one app, the rest"
         f" idle; {options.pairs} pairs of {options.window:g} s windows per count;"
         f" took {seconds:.0f} s"
     )
-    print(format_table(runs))
-    print_problems(runs)
-    return 0 if verified else 1
+    return finish(options.out, report, summary, format_table(runs), runs, verified)
 
 
 if __name__ == "__main__":

@@ -225,8 +225,7 @@ class Channel(Connection):
             )
         if next_state is not state:
             self._client_state = next_state
-            if self._app_state is CONNECTED:  # else the flags are off and stay off
-                self._refresh()
+            self._refresh()
         if mtype == "websocket.receive":
             text = message.get("text")
             if text is not None:

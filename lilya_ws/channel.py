@@ -273,11 +273,12 @@ class Channel(Connection):
             self._read_ahead()
 
     def _note_send(self) -> None:
-        """A send: the second in a row, with nothing received between, reads ahead."""
+        """A send: the second in a row, with nothing received between, reads ahead where
+        a send after the peer left is silent (elsewhere the send itself raises)."""
         last = self._last
         if last == RECEIVED:
             self._last = SENT
-        elif last == SENT and self._ahead is None:
+        elif last == SENT and self._ahead is None and self._quirks.silent_after_departure:
             self._read_ahead()
 
     def _stop_reading(self) -> None:

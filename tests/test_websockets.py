@@ -504,19 +504,26 @@ async def test_raw_receive_is_the_same_for_every_server(
         assert type(message.get("code")) is int
 
 
-class FailingSend(Recorder):
-    """A server whose ``send`` of data raises ``error``; ``receive`` waits when it has
-    nothing to deliver, like a real server's."""
+class IdleRecorder(Recorder):
+    """A ``Recorder`` whose ``receive`` waits when it has nothing to deliver, like a real
+    server's, until ``idle`` is set."""
 
-    def __init__(self, error: Exception, *incoming: Mapping[str, Any]) -> None:
+    def __init__(self, *incoming: Mapping[str, Any]) -> None:
         super().__init__(*incoming)
-        self.error = error
         self.idle = asyncio.Event()
 
     async def receive(self) -> Mapping[str, Any]:
         if not self.incoming:
             await self.idle.wait()
         return self.incoming.pop(0)
+
+
+class FailingSend(IdleRecorder):
+    """A server whose ``send`` of data raises ``error``."""
+
+    def __init__(self, error: Exception, *incoming: Mapping[str, Any]) -> None:
+        super().__init__(*incoming)
+        self.error = error
 
     async def send(self, message: Mapping[str, Any]) -> None:
         if message["type"] == "websocket.send":
@@ -564,6 +571,36 @@ async def test_other_send_errors_propagate_unchanged(error: Exception) -> None:
     assert raised.value is error
     assert ws.client_state is WebSocketState.CONNECTED
     assert await ws.receive_text() == "still here"
+
+
+def _read_aheads() -> int:
+    """Read-ahead tasks running now (``lilya_ws/readahead.py`` names its task)."""
+    return sum(task.get_name() == "lilya_ws read-ahead" for task in asyncio.all_tasks())
+
+
+@pytest.mark.parametrize(
+    ("spec_version", "reads_ahead"),
+    [("2.4", False), ("2.3", True)],  # uvicorn's shape; hypercorn's (2.3 with extensions)
+)
+@pytest.mark.parametrize("use_send", [False, True])
+async def test_sending_twice_reads_ahead_only_where_a_late_send_would_be_silent(
+    spec_version: str, reads_ahead: bool, use_send: bool
+) -> None:
+    rec = IdleRecorder(CONNECT)
+    rec.scope["asgi"]["spec_version"] = spec_version
+    ws = rec.websocket()
+    await ws.accept()
+    for text in ("a", "b"):
+        if use_send:
+            await ws.send({"type": "websocket.send", "text": text})
+        else:
+            await ws.send_text(text)
+    # Where a send after the peer left raises by itself, there is nothing to watch for.
+    assert _read_aheads() == reads_ahead
+    rec.incoming.append({"type": "websocket.disconnect", "code": 1000})
+    rec.idle.set()
+    await ws.close()
+    assert _read_aheads() == 0
 
 
 @pytest.mark.parametrize("dialect_name", sorted(DIALECTS))

@@ -273,12 +273,17 @@ class Channel(Connection):
             self._read_ahead()
 
     def _note_send(self) -> None:
-        """A send: the second in a row, with nothing received between, reads ahead where
-        a send after the peer left is silent (elsewhere the send itself raises)."""
+        """A send: the second in a row, with nothing received between, may read ahead."""
         last = self._last
         if last == RECEIVED:
             self._last = SENT
-        elif last == SENT and self._ahead is None and self._quirks.silent_after_departure:
+        elif last == SENT:
+            self._sent_again()
+
+    def _sent_again(self) -> None:
+        """A second send in a row: where a send after the peer left is silent, keep a
+        receive pending (elsewhere the server's send raises by itself)."""
+        if self._ahead is None and self._quirks.silent_after_departure:
             self._read_ahead()
 
     def _stop_reading(self) -> None:

@@ -66,8 +66,8 @@ def sender(
             last = self._last  # Channel._note_send, written out
             if last == RECEIVED:
                 self._last = SENT
-            elif last == SENT and self._ahead is None and self._quirks.silent_after_departure:
-                self._read_ahead()  # a second send in a row: keep a receive pending
+            elif last == SENT:
+                self._sent_again()
             send = self._send
             try:
                 await send({"type": "websocket.send", key: data})

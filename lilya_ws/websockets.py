@@ -354,7 +354,7 @@ class WebSocket(Channel):
             value = decode(payload)
         except ValueError as exc:
             raise InvalidJSON(payload, str(exc)) from None
-        return value if decoder is _AS_IS else decoder(value)  # type: ignore[operator]
+        return value if isinstance(decoder, _Unset) else decoder(value)
 
     iter_text = iterator(
         "text",

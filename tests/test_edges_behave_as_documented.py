@@ -111,7 +111,7 @@ def test_state_is_made_for_a_scope_without_one_and_kept_when_it_can_be() -> None
 async def _accept_then(act: str, scope: Scope, receive: Receive, send: Send) -> None:
     websocket = WebSocket(scope, receive, send)
     if act == "accept with a bare header":
-        await websocket.accept(headers=[b"x-bare"])  # type: ignore[list-item]
+        await websocket.accept(headers=[b"x-bare"])  # type: ignore[list-item]  # the bad input tested
         return
     await websocket.accept()
     wrong: dict[str, Any] = {

@@ -26,7 +26,6 @@ __all__ = [
     "CLOSE_REASON_SPEC",
     "DAPHNE",
     "DENIAL_RESPONSE_EXTENSION",
-    "EVERY_LENGTH",
     "GRANIAN",
     "HYPERCORN",
     "NO_QUIRKS",
@@ -54,10 +53,6 @@ def parse_spec_version(value: object) -> tuple[int, int]:
         return _DEFAULT_SPEC
 
 
-EVERY_LENGTH: Final = range(sys.maxsize + 1)
-"""``ServerQuirks.unchecked_lengths`` of a server that sends every payload as given."""
-
-
 @dataclass(frozen=True, slots=True)
 class ServerQuirks:
     """Ways one server loses what the application sends, whatever it declares."""
@@ -83,18 +78,18 @@ class ServerQuirks:
     silent_after_departure: bool = False
     """A send after the peer left returns as if delivered: only a pending receive can
     tell (``readahead.py``). The ASGI spec asks servers to raise instead."""
-    unchecked_lengths: range = field(init=False)
-    """Payload lengths (``str`` characters or bytes) that pass both limits above
-    whatever the content, so a send of one needs no check: a character is at
-    most 4 bytes in UTF-8."""
+    sends_as_given: bool = field(init=False)
+    """Every payload reaches the client as sent: a send needs no check at all."""
+    longest_unchecked: int = field(init=False)
+    """Otherwise, the longest payload (``str`` characters or bytes) that passes both
+    limits above whatever the content, so a send of one that is not empty needs no
+    check: a character is at most 4 bytes in UTF-8."""
 
     def __post_init__(self) -> None:
-        if self.drops_empty_messages or self.max_send_size is not None:
-            longest = sys.maxsize if self.max_send_size is None else self.max_send_size // 4
-            lengths = range(1 if self.drops_empty_messages else 0, longest + 1)
-        else:
-            lengths = EVERY_LENGTH
-        object.__setattr__(self, "unchecked_lengths", lengths)  # frozen: set once, here
+        limit = self.max_send_size
+        # frozen: derived once, here
+        object.__setattr__(self, "sends_as_given", not self.drops_empty_messages and limit is None)
+        object.__setattr__(self, "longest_unchecked", sys.maxsize if limit is None else limit // 4)
 
     def can_close_with(self, code: int) -> bool:
         """Whether the server will send ``code`` in its close frame."""

@@ -78,9 +78,12 @@ def test_daphnes_send_limit_reaches_quirks_declaration_and_summary(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert quirks_of("daphne").max_send_size == 1024 * 1024
+    assert quirks_of("daphne").longest_unchecked == 2**18  # 4-byte characters: 1 MiB
+    assert not quirks_of("daphne").sends_as_given
     summary = dialects_md.render()
     _change(monkeypatch, "daphne", max_send_size=2 * 1024 * 1024)
     assert quirks_of("daphne").max_send_size == 2 * 1024 * 1024
+    assert quirks_of("daphne").longest_unchecked == 2**19  # what the fast send compares
     assert get("daphne").capabilities.max_send_size == 2 * 1024 * 1024
     assert dialects_md.render() != summary
 

@@ -163,8 +163,8 @@ class Channel(Connection):
         """Recompute what the hot paths test: both sides open, and nothing that needs a
         check. A send may skip the checks for a payload that is not empty and at most
         ``_longest_unchecked`` characters or bytes long (an int: testing ``in range``
-        costs a send about 470 instructions more); ``_fast_send`` says any payload may, as a
-        flag because every send tests it. A receive is fast when nothing was read
+        cost a send about 470 instructions more); ``_fast_send`` says any payload may,
+        as a flag because every send tests it. A receive is fast when nothing was read
         ahead and there is no limit to apply."""
         if self._app_state is CONNECTED and self._client_state is CONNECTED:
             quirks = self._quirks

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CLOSE_TIMEOUT", "DEPARTURE_WAIT", "Channel"]
 
+_NOTHING_UNCHECKED: Final = -1
+"""``_longest_unchecked`` while the connection is not open: every send is checked."""
 CLOSE_TIMEOUT: Final = 5.0
 """Seconds ``close()`` (where the server needs it) and ``endpoint()`` wait for the
 peer to answer a close."""
@@ -108,7 +110,7 @@ class Channel(Connection):
         self._client_state = CONNECTING
         self._app_state = CONNECTING
         self._fast_send = self._fast_receive = False
-        self._longest_unchecked = -1  # none
+        self._longest_unchecked = _NOTHING_UNCHECKED
         self._ahead: ReadAhead | None = None
         self._quirks = NO_QUIRKS  # the server's, recognised once, by accept()
         self._last: LastStep = "sent"
@@ -177,7 +179,7 @@ class Channel(Connection):
             )
         else:
             self._fast_send = self._fast_receive = False
-            self._longest_unchecked = -1  # none
+            self._longest_unchecked = _NOTHING_UNCHECKED
 
     def __repr__(self) -> str:
         return (

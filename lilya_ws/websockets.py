@@ -10,10 +10,12 @@ connection whose next ``receive()`` would never return.
 
 ``send()`` passes accept and close messages to ``accept()`` and ``close()``, so
 each operation is written once. Those two, which every connection makes, test their
-state and hand their message to the server written out: a table lookup and a helper
-coroutine each cost a connect more than the checks they stand for. The data methods are made by ``fastpaths.py``
-(one fast path per direction, taken while both sides are open and nothing needs
-a check) and fall back to the checked methods here.
+state and hand their message to the server written out, without the table lookup
+and ``Channel._deliver``'s coroutine (``bench/README.md``, connect).
+
+The data methods are made by ``fastpaths.py`` (one fast path per direction, taken
+while both sides are open and nothing needs a check) and fall back to the checked
+methods here.
 """
 
 from __future__ import annotations

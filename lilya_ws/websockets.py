@@ -187,7 +187,7 @@ class WebSocket(Channel):
         Choosing none of the offered subprotocols warns (``NoSubprotocolWarning``):
         browsers fail that handshake.
         """
-        if self._app_state is not CONNECTING:  # the table's only accept (APP_NEXT)
+        if self._app_state is not CONNECTING:  # APP_NEXT's one accept, tested directly
             self._refuse_send("websocket.accept")
         message: Mapping[str, Any] = {
             "type": "websocket.accept",
@@ -206,7 +206,7 @@ class WebSocket(Channel):
         if self._client_state is CONNECTING:  # the server's websocket.connect, consumed
             receive = self._receive  # an attribute, not a method: loaded as one is cheaper
             connect = await receive()
-            if connect.get("type") == "websocket.connect":  # the table's move, looked up
+            if connect.get("type") == "websocket.connect":  # CLIENT_NEXT's move, not looked up
                 self._client_state = CONNECTED
             else:
                 self._take(connect)  # a disconnect is recorded; anything else is refused
@@ -231,7 +231,7 @@ class WebSocket(Channel):
         Once the peer has left this only marks the connection closed.
         """
         state = self._app_state
-        if state is not CONNECTED and state is not CONNECTING:  # the table's closes (APP_NEXT)
+        if state is not CONNECTED and state is not CONNECTING:  # APP_NEXT's two closes
             self._refuse_send("websocket.close")
         accepted = state is CONNECTED
         message = checked_close(code, reason, self, accepted)

@@ -519,14 +519,17 @@ class IdleRecorder(Recorder):
 
 
 class FailingSend(IdleRecorder):
-    """A server whose ``send`` of data raises ``error``."""
+    """A server whose ``send`` of one message type (data by default) raises ``error``."""
 
-    def __init__(self, error: Exception, *incoming: Mapping[str, Any]) -> None:
+    def __init__(
+        self, error: Exception, *incoming: Mapping[str, Any], failing: str = "websocket.send"
+    ) -> None:
         super().__init__(*incoming)
         self.error = error
+        self.failing = failing
 
     async def send(self, message: Mapping[str, Any]) -> None:
-        if message["type"] == "websocket.send":
+        if message["type"] == self.failing:
             raise self.error
         await super().send(message)
 
@@ -571,6 +574,54 @@ async def test_other_send_errors_propagate_unchanged(error: Exception) -> None:
     assert raised.value is error
     assert ws.client_state is WebSocketState.CONNECTED
     assert await ws.receive_text() == "still here"
+
+
+@pytest.mark.parametrize("failing", ["websocket.accept", "websocket.close"])
+async def test_a_departure_during_accept_or_close_carries_the_servers_code(failing: str) -> None:
+    gone = ClientGone("the client has disconnected")
+    rec = FailingSend(gone, CONNECT, failing=failing)
+    ws = rec.websocket()
+    if failing == "websocket.close":
+        await ws.accept()
+    rec.incoming.append({"type": "websocket.disconnect", "code": 4001, "reason": "bye"})
+    with pytest.raises(WebSocketDisconnect) as lost:
+        await (ws.accept() if failing == "websocket.accept" else ws.close())
+    assert (lost.value.code, lost.value.reason, lost.value.__cause__) == (4001, "bye", gone)
+    assert ws.client_state is WebSocketState.DISCONNECTED
+    # Not delivered, so not done: the application side stays where it was.
+    assert ws.application_state is (
+        WebSocketState.CONNECTING if failing == "websocket.accept" else WebSocketState.CONNECTED
+    )
+
+
+@pytest.mark.parametrize("failing", ["websocket.accept", "websocket.close"])
+async def test_other_errors_of_accept_or_close_propagate_unchanged(failing: str) -> None:
+    error = RuntimeError("middleware bug")
+    rec = FailingSend(error, CONNECT, failing=failing)
+    ws = rec.websocket()
+    if failing == "websocket.close":
+        await ws.accept()
+    with pytest.raises(RuntimeError) as raised:
+        await (ws.accept() if failing == "websocket.accept" else ws.close())
+    assert raised.value is error
+    assert ws.client_state is WebSocketState.CONNECTED
+
+
+async def test_accept_after_the_client_left_during_the_handshake_sends_nothing() -> None:
+    rec = Recorder({"type": "websocket.disconnect", "code": 1001})
+    ws = rec.websocket()
+    with pytest.raises(WebSocketDisconnect) as lost:
+        await ws.accept()
+    assert lost.value.code == ws.close_code == 1001
+    assert ws.client_state is WebSocketState.DISCONNECTED
+    assert rec.sent == []
+
+
+async def test_accept_refuses_data_that_comes_before_the_connect() -> None:
+    rec = Recorder({"type": "websocket.receive", "text": "early"})
+    with pytest.raises(WebSocketStateError, match=r"websocket\.receive"):
+        await rec.websocket().accept()
+    assert rec.sent == []
 
 
 def _read_aheads() -> int:

@@ -577,34 +577,30 @@ async def test_other_send_errors_propagate_unchanged(error: Exception) -> None:
 
 
 @pytest.mark.parametrize("failing", ["websocket.accept", "websocket.close"])
-async def test_a_departure_during_accept_or_close_carries_the_servers_code(failing: str) -> None:
-    gone = ClientGone("the client has disconnected")
-    rec = FailingSend(gone, CONNECT, failing=failing)
-    ws = rec.websocket()
-    if failing == "websocket.close":
-        await ws.accept()
-    rec.incoming.append({"type": "websocket.disconnect", "code": 4001, "reason": "bye"})
-    with pytest.raises(WebSocketDisconnect) as lost:
-        await (ws.accept() if failing == "websocket.accept" else ws.close())
-    assert (lost.value.code, lost.value.reason, lost.value.__cause__) == (4001, "bye", gone)
-    assert ws.client_state is WebSocketState.DISCONNECTED
-    # Not delivered, so not done: the application side stays where it was.
-    assert ws.application_state is (
-        WebSocketState.CONNECTING if failing == "websocket.accept" else WebSocketState.CONNECTED
-    )
-
-
-@pytest.mark.parametrize("failing", ["websocket.accept", "websocket.close"])
-async def test_other_errors_of_accept_or_close_propagate_unchanged(failing: str) -> None:
-    error = RuntimeError("middleware bug")
+@pytest.mark.parametrize("departure", [True, False])
+async def test_a_failed_accept_or_close_raises_as_a_failed_send_does(
+    failing: str, departure: bool
+) -> None:
+    """A departure raises ``WebSocketDisconnect`` with the server's code, any other error
+    propagates unchanged; either way nothing was delivered, so the application side
+    stays where it was."""
+    error = ClientGone("the client has disconnected") if departure else RuntimeError("a bug")
     rec = FailingSend(error, CONNECT, failing=failing)
     ws = rec.websocket()
     if failing == "websocket.close":
         await ws.accept()
-    with pytest.raises(RuntimeError) as raised:
+    before = ws.application_state
+    rec.incoming.append({"type": "websocket.disconnect", "code": 4001, "reason": "bye"})
+    with pytest.raises(type(error) if not departure else WebSocketDisconnect) as raised:
         await (ws.accept() if failing == "websocket.accept" else ws.close())
-    assert raised.value is error
-    assert ws.client_state is WebSocketState.CONNECTED
+    if isinstance(raised.value, WebSocketDisconnect):
+        assert (raised.value.code, raised.value.reason) == (4001, "bye")
+        assert raised.value.__cause__ is error
+        assert ws.client_state is WebSocketState.DISCONNECTED
+    else:
+        assert raised.value is error
+        assert ws.client_state is WebSocketState.CONNECTED
+    assert ws.application_state is before
 
 
 async def test_accept_after_the_client_left_during_the_handshake_sends_nothing() -> None:

@@ -689,6 +689,9 @@ def test_transition_tables_cover_the_documented_machine() -> None:
         ([], lambda ws: ws.send_text("x"), "call accept"),
         ([], lambda ws: ws.receive_text(), "call accept"),
         (["accept"], lambda ws: ws.accept(), "already accepted"),
+        (["close"], lambda ws: ws.accept(), "already closed"),
+        (["close"], lambda ws: ws.close(), "already closed"),
+        (["accept", "close"], lambda ws: ws.close(), "already closed"),
         (["accept", "close"], lambda ws: ws.send_text("x"), "already closed"),
         (
             ["accept"],

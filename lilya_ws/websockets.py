@@ -219,7 +219,7 @@ class WebSocket(Channel):
         except Exception as exc:
             await self._send_failed(exc)
             raise
-        self._app_state = CONNECTED
+        self._app_state = CONNECTED  # the application_state setter, written out (see close())
         self._accepted = True
         self._refresh()
         if quirks.silent_after_departure:
@@ -238,7 +238,8 @@ class WebSocket(Channel):
         # A running read-ahead goes on: it takes the peer's answer (wait_closed).
         if self._client_state is not DISCONNECTED:
             # Channel._deliver, written out here and in accept(): as a helper, its
-            # coroutine cost a connect 2,400 instructions of 24,000.
+            # coroutine cost a connect 2,400 instructions of 24,000; the state set
+            # through the application_state property, 1,300 more.
             send = self._send
             try:
                 await send(message)

@@ -21,6 +21,7 @@ import struct
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Final, TypeAlias, cast
@@ -39,6 +40,9 @@ Row: TypeAlias = object
 """One row's raw observations on one server (JSON)."""
 
 WIRE_TIMEOUT: Final = 3.0
+CLOSING_RUNS: Final = 20
+"""Closes per server for ``send-while-closing``: whether a send lands in the closing
+handshake is a race."""
 ENDING_TIMEOUT: Final = 15.0
 PLAIN_ROWS: Final = (
     "close-reason-dropped",
@@ -51,6 +55,7 @@ PLAIN_ROWS: Final = (
     "reset-code",
     "malformed-frames",
     "send-after-leave",
+    "send-while-closing",
     "pending-receive-after-return",
     "return-without-close",
     "raise-after-accept",
@@ -75,6 +80,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "reset-code": lambda: _leave(probe, "rst"),
         "malformed-frames": lambda: _malformed(probe, server),
         "send-after-leave": lambda: _send_after_leave(probe),
+        "send-while-closing": lambda: _send_while_closing(probe),
         "pending-receive-after-return": lambda: _pending(probe),
         "return-without-close": lambda: _ending(server, "/return"),
         "raise-after-accept": lambda: _ending(server, "/raise?when=after"),
@@ -139,6 +145,20 @@ async def _send_after_leave(probe: Probe) -> Row:
         "client reset, app sends before receive": [_brief(o) for o in reset["sends"]],
         "app received the disconnect, then sends": [_brief(o) for o in after["sends"]],
     }
+
+
+async def _send_while_closing(probe: Probe) -> Row:
+    """How a flood of sends ended, over ``CLOSING_RUNS`` closes: a window, so a tally."""
+    ended = Counter([_ending_of(await probe.send_while_closing()) for _ in range(CLOSING_RUNS)])
+    return dict(sorted(ended.items()))
+
+
+def _ending_of(outcome: Outcome) -> str:
+    """How a loop of sends ended, in words: the error's class, bases and text."""
+    if "error" not in outcome:
+        return "every send returned (silent)"
+    error = outcome["error"]
+    return f"raised {error['type']} ({', '.join(error['mro'][1:-2])}): {error['text']!r}"
 
 
 async def _pending(probe: Probe) -> Row:

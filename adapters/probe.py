@@ -381,6 +381,20 @@ class Probe:
         seen["close_answered"] = answered
         return seen
 
+    async def send_while_closing(self) -> Outcome:
+        """Close 4001 while the app floods sends, wait for the server's answer (frames
+        before it skipped), then tell the app: how its sends ended."""
+        key = uuid.uuid4().hex
+
+        def leave() -> None:
+            with self._open(f"/flood?id={key}") as handshake:
+                handshake.send_close(CLIENT_CLOSE_CODE, CLIENT_CLOSE_REASON, timeout=HANG_TIMEOUT)
+
+        await asyncio.to_thread(leave)
+        async with self._connect(f"/signal?id={key}") as ws:
+            await _closed(ws)
+        return cast("dict[str, Outcome]", await self.report(key))["ended"]
+
     async def app_close(self) -> AppCloseSeen:
         code, reason, app = await self._closed_by_app("/app-close")
         return {"code": code, "reason": reason, "receives": cast("list[Outcome]", app["receives"])}

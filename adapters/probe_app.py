@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Literal, TypeAlias, TypedDict
 from urllib.parse import parse_qs
 
 import anyio
+import anyio.lowlevel
 import sniffio
 
 from .raw_asgi import Message, Receive, Scope, Send, websocket_only
@@ -256,6 +258,24 @@ async def _send_after_gone(
     _finish(params, {"sends": sends, "receive": after})
 
 
+async def _flood(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Never receive; send as fast as the server takes it (a checkpoint between sends)
+    until one raises, or until ``HANG_TIMEOUT`` after ``/signal`` says the client left."""
+    await send({"type": "websocket.accept"})
+    gone = _event("signal", params["id"])
+    ended: Outcome = {"result": "ok"}
+    stop = math.inf
+    with anyio.move_on_after(REPORT_TIMEOUT):
+        while anyio.current_time() < stop:
+            ended = await _call(send({"type": "websocket.send", "text": "tick"}))
+            if ended["result"] != "ok":
+                break
+            if stop == math.inf and gone.is_set():
+                stop = anyio.current_time() + HANG_TIMEOUT
+            await anyio.lowlevel.checkpoint()
+    _finish(params, {"ended": ended})
+
+
 async def _app_close(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
     """Close after accepting, then see what receive() returns, twice."""
     await send({"type": "websocket.accept"})
@@ -322,6 +342,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/deny": _deny,
     "/disconnect": _disconnect,
     "/send-after-gone": _send_after_gone,
+    "/flood": _flood,
     "/app-close": _app_close,
     "/close-code": _close_code,
     "/record": _record,

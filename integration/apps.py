@@ -23,6 +23,7 @@ from typing import Any, Final, TypeAlias, cast
 from urllib.parse import parse_qs
 
 import anyio
+import anyio.lowlevel
 
 from adapters.raw_asgi import websocket_only
 from integration import appkit as kit
@@ -295,6 +296,35 @@ async def push_only(websocket: WebSocket) -> None:
     kit.post(websocket, report)
 
 
+async def reader_writer(websocket: WebSocket) -> None:
+    """One task receives, another sends as fast as the server takes it: each runs until
+    it raises, and both learn of the client's departure."""
+    await websocket.accept()
+    ended: dict[str, p.CallOutcome] = {}
+
+    async def receive_forever() -> None:
+        while True:
+            await websocket.receive_text()
+
+    async def send_forever() -> None:
+        while True:
+            await websocket.send_text("tick")
+            await anyio.lowlevel.checkpoint()  # lets the reader run, as any busy writer does
+
+    async def run(name: str, call: Callable[[], Awaitable[None]]) -> None:
+        ended[name], _ = await kit.capture(call(), p.CLIENT_WAIT)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(run, "reader", receive_forever)
+        tasks.start_soon(run, "writer", send_forever)
+    report: p.ReaderWriterReport = {
+        "reader": ended["reader"],
+        "writer": ended["writer"],
+        "close_code": websocket.close_code,
+    }
+    kit.post(websocket, report)
+
+
 async def close_race(websocket: WebSocket) -> None:
     """Receive one message, then close at once: the client's close frame is on its way."""
     await websocket.accept()
@@ -415,6 +445,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "client-leave": client_leave,
     "send-after-leave": send_after_leave,
     "push-only": push_only,
+    "reader-writer": reader_writer,
     "close-race": close_race,
     "wrong-type": wrong_type,
     "invalid-json": invalid_json,

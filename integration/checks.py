@@ -289,19 +289,23 @@ check("send-after-close")(_send_after("close"))
 check("send-after-drop")(_send_after("fin"))
 
 
+async def _leave_after_first_message(target: Target, path: str, how: str) -> JSON:
+    """Take the app's first message, then close 4001 (``close``) or reset TCP; the
+    client's view. The client reads on while it closes, however fast the app sends."""
+    if how == "close":
+        async with open_ws(target, path, max_queue=None) as ws:
+            await recv(ws)
+            return {"closing handshake": await client_close(ws, p.HANG_LIMIT)}
+    raw = await RawConnection.open(target, path)
+    await raw.next_frame()
+    raw.abort(reset=True)
+    return None
+
+
 def _push_only(how: str) -> Check:
     async def run(target: Target) -> Outcome:
         token = new_token()
-        path = f"/push-only?token={token}"
-        if how == "close":
-            async with open_ws(target, path) as ws:
-                await recv(ws)
-                client: JSON = {"closing handshake": await client_close(ws, p.HANG_LIMIT)}
-        else:
-            raw = await RawConnection.open(target, path)
-            await raw.next_frame()  # the first tick
-            raw.abort(reset=True)
-            client = None
+        client = await _leave_after_first_message(target, f"/push-only?token={token}", how)
         await signal(target, token)
         seen = cast(p.PushReport, await report(target, token))
         app: JSON = {
@@ -316,6 +320,26 @@ def _push_only(how: str) -> Check:
 
 check("push-only-after-close")(_push_only("close"))
 check("push-only-after-reset")(_push_only("reset"))
+
+
+def _reader_writer(how: str) -> Check:
+    async def run(target: Target) -> Outcome:
+        token = new_token()
+        client = await _leave_after_first_message(target, f"/reader-writer?token={token}", how)
+        seen = cast(p.ReaderWriterReport, await report(target, token))
+        codes = {seen["reader"].get("code"), seen["writer"].get("code"), seen["close_code"]}
+        app: JSON = {
+            "reader ended by": kind(seen["reader"]),
+            "writer ended by": kind(seen["writer"]),
+            "one code for both, = close_code": len(codes) == 1,
+        }
+        return {"app": app, "client": client}
+
+    return run
+
+
+check("reader-writer-after-close")(_reader_writer("close"))
+check("reader-writer-after-reset")(_reader_writer("reset"))
 
 
 @check("iter-close-code")

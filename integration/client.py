@@ -103,8 +103,13 @@ def open_ws(
     subprotocols: Sequence[str] | None = None,
     headers: Sequence[tuple[str, str]] | None = None,
     compression: str | None = "deflate",
+    max_queue: int | None = 16,
 ) -> connect:
-    """A ``websockets`` client connection to ``path``, every timeout bounded, no proxy."""
+    """A ``websockets`` client connection to ``path``, every timeout bounded, no proxy.
+
+    ``max_queue``: the messages it holds unread before it stops reading the socket
+    (``websockets``' default); ``None`` reads on, so a close frame queued behind a
+    flood of messages still arrives."""
     return connect(
         target.url + path,
         subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
@@ -116,6 +121,7 @@ def open_ws(
         close_timeout=STEP_TIMEOUT,
         ping_interval=None,
         max_size=CLIENT_MAX_SIZE,
+        max_queue=max_queue,
     )
 
 

@@ -93,6 +93,14 @@ class PushReport(TypedDict):
     close_code: int | None
 
 
+class ReaderWriterReport(TypedDict):
+    """``/reader-writer``: how the reader task and the writer task each ended."""
+
+    reader: CallOutcome
+    writer: CallOutcome
+    close_code: int | None
+
+
 class ObserveReport(TypedDict):
     """``/observe``: every message the app received, and how receiving ended."""
 

@@ -77,6 +77,11 @@ _PUSH_ONLY: Final[JSON] = {
     "sends that returned after the client left": 0,
     "close_code = the exception's code": True,
 }
+_READER_WRITER: Final[JSON] = {
+    "reader ended by": "WebSocketDisconnect",
+    "writer ended by": "WebSocketDisconnect",
+    "one code for both, = close_code": True,
+}
 _CONNECTION_DATA: Final[Mapping[str, JSON]] = {
     "path": "/connection-data/café",
     "raw_path": "/connection-data/caf%C3%A9",
@@ -268,6 +273,20 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "title": "the same after a TCP reset",
         "transport": "ws",
         "expect": {"app": _PUSH_ONLY, "client": None},
+        "see": ["reset-code"],
+    },
+    {
+        "name": "reader-writer-after-close",
+        "title": "one task receives, another sends as fast as it can: both end, one code",
+        "transport": "ws",
+        "expect": {"app": _READER_WRITER, "client": {"closing handshake": "completed"}},
+        "see": ["client-close-code"],
+    },
+    {
+        "name": "reader-writer-after-reset",
+        "title": "the same after a TCP reset",
+        "transport": "ws",
+        "expect": {"app": _READER_WRITER, "client": None},
         "see": ["reset-code"],
     },
     {

@@ -132,13 +132,15 @@ PEER_GONE_ERRORS: Final[Mapping[str, str]] = {
         "lilya_ws.testing: its uvicorn presets' ClientDisconnected"
     ),
     "trio.BusyResourceError": "hypercorn (trio): a send while hypercorn closes the socket",
+    "autobahn.exception.Disconnected": "daphne: a send while the closing handshake runs",
     "builtins.OSError": "Starlette's and Lilya's convention for a departed client (their tests)",
 }
 """What a server's ``send`` raises when the peer is gone, by exact ``module.qualname``.
 
 Only these become ``WebSocketDisconnect``; any other error, subclasses included
-(a bug in a middleware's ``send``), propagates unchanged. The servers not listed
-accept a send silently once the client has left (``adapters/DIALECTS.md`` §7).
+(a bug in a middleware's ``send``), propagates unchanged. Otherwise hypercorn,
+daphne and granian accept a send silently once the client has left
+(``adapters/DIALECTS.md`` §7, send-while-closing).
 """
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeAlias
 
 from lilya_ws.capabilities import NO_QUIRKS, is_peer_gone
 from lilya_ws.close_codes import ABNORMAL_CLOSURE, NO_STATUS_RECEIVED, NORMAL_CLOSURE
-from lilya_ws.concurrency import wait_with_timeout
+from lilya_ws.concurrency import Event, new_event, wait_with_timeout
 from lilya_ws.connection import Connection
 from lilya_ws.errors import (
     ConnectionClosed,
@@ -78,6 +78,7 @@ class Channel(Connection):
         "_app_state",
         "_client_state",
         "_close_answered",
+        "_departed",
         "_fast_receive",
         "_fast_send",
         "_last",
@@ -90,6 +91,10 @@ class Channel(Connection):
         "close_code",
         "close_reason",
     )
+
+    _departed: Event
+    """Set once the server's ``websocket.disconnect`` is taken, for the sends that wait on
+    another task's receive (``_departure_taken``); made by the first, unset until then."""
 
     def __init__(
         self,
@@ -317,18 +322,30 @@ class Channel(Connection):
         if not is_peer_gone(error):
             return
         if self._client_state is CONNECTED:
-            self._read_ahead()
-            ahead = self._ahead
-            if ahead is not None:
-                with contextlib.suppress(ReceiveTimeout):
-                    await wait_with_timeout(ahead.stopped(), DEPARTURE_WAIT)
+            with contextlib.suppress(ReceiveTimeout):
+                await wait_with_timeout(self._departure_taken(), DEPARTURE_WAIT)
         if self._client_state is not DISCONNECTED:
-            if self._last == "receiving":  # the app's own receive will get the server's code
+            if self._last == "receiving":  # still pending: it will get the server's code
                 raise WebSocketDisconnect(ABNORMAL_CLOSURE) from error
             self._stop_reading()  # the server never said: 1006
             self._record_disconnect({"code": ABNORMAL_CLOSURE})
             self.client_state = DISCONNECTED
         raise self._closed() from error
+
+    async def _departure_taken(self) -> None:
+        """Return once the server's ``websocket.disconnect`` has been taken: by a read-ahead
+        started for it, or by the application's own receive where one is pending (another
+        task's), so that a failed send raises with the server's code, as that receive does."""
+        self._read_ahead()
+        ahead = self._ahead
+        if ahead is not None:
+            await ahead.stopped()
+        elif self._client_state is CONNECTED:  # not taken while this waited to start
+            try:
+                departed = self._departed
+            except AttributeError:  # the first send to wait for it (an unset slot)
+                departed = self._departed = new_event()
+            await departed.wait()
 
     async def wait_closed(self, timeout: float) -> None:
         """Once the application has closed an accepted connection, wait at most ``timeout``
@@ -377,4 +394,6 @@ class Channel(Connection):
         code, reason = _disconnect_fields(message)
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
+        with contextlib.suppress(AttributeError):  # no send waits for it (an unset slot)
+            self._departed.set()
         return code, reason

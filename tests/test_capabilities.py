@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 from urllib.parse import quote
 
@@ -15,8 +16,10 @@ from lilya_ws.capabilities import (
     GRANIAN,
     HYPERCORN,
     NO_QUIRKS,
+    PEER_GONE_ERRORS,
     Capabilities,
     identify_quirks,
+    is_peer_gone,
     parse_spec_version,
     quirks_of,
 )
@@ -146,6 +149,16 @@ async def test_a_raw_streamed_denial_breaks_on_granian_and_lilya_ws_does_not() -
     with pytest.raises(RuntimeError, match="Unsupported"):
         async with connect(raw, dialect="granian"):
             pass
+
+
+@pytest.mark.parametrize("name", sorted(PEER_GONE_ERRORS))
+def test_each_departure_error_names_a_real_class_and_only_it(name: str) -> None:
+    """A name no class has (a typo, a class renamed upstream) would never match; a
+    subclass (a middleware's own error) propagates unchanged."""
+    module, _, qualname = name.rpartition(".")
+    error_class = getattr(importlib.import_module(module), qualname)
+    assert is_peer_gone(error_class("gone"))
+    assert not is_peer_gone(type("Subclass", (error_class,), {})("gone"))
 
 
 def test_client_address_is_normalised() -> None:

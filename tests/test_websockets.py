@@ -27,6 +27,7 @@ from lilya_ws import (
     WebSocketStateError,
 )
 from lilya_ws import channel as channel_module
+from lilya_ws.concurrency import Event, new_event
 from lilya_ws.errors import NoSubprotocolWarning
 from lilya_ws.states import APP_TRANSITIONS, CLIENT_TRANSITIONS
 from lilya_ws.testing import DIALECTS, ClientGone, HandshakeRejected, connect
@@ -511,9 +512,12 @@ class IdleRecorder(Recorder):
     def __init__(self, *incoming: Mapping[str, Any]) -> None:
         super().__init__(*incoming)
         self.idle = asyncio.Event()
+        self.waiting = asyncio.Event()
+        """Set once a receive waits."""
 
     async def receive(self) -> Mapping[str, Any]:
         if not self.incoming:
+            self.waiting.set()
             await self.idle.wait()
         return self.incoming.pop(0)
 
@@ -560,6 +564,41 @@ async def test_a_departure_the_server_never_reports_is_1006(
     with pytest.raises(WebSocketDisconnect) as lost:
         await ws.send_bytes(b"x")
     assert lost.value.code == ws.close_code == 1006
+
+
+@pytest.mark.parametrize("reported", ["before the send waits", "while it waits", "never"])
+async def test_a_send_failing_while_another_task_receives_raises_with_that_receives_code(
+    reported: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn fails a writer task's send while a reader task's receive is pending: the
+    send waits for that receive to take the server's disconnect and raises with its code,
+    as the reader does. Unreported within ``DEPARTURE_WAIT``, the send raises 1006 and
+    the pending receive still takes the disconnect when it comes."""
+    rec = FailingSend(ClientGone("the client has disconnected"), CONNECT)
+    monkeypatch.setattr(channel_module, "DEPARTURE_WAIT", 0.01 if reported == "never" else 5.0)
+    if reported == "while it waits":
+
+        def reported_once_waiting() -> Event:
+            rec.idle.set()
+            return new_event()
+
+        monkeypatch.setattr(channel_module, "new_event", reported_once_waiting)
+    ws = rec.websocket()
+    await ws.accept()
+    reader = asyncio.create_task(ws.receive_text())
+    await rec.waiting.wait()
+    rec.incoming.append({"type": "websocket.disconnect", "code": 4001, "reason": "bye"})
+    if reported == "before the send waits":
+        rec.idle.set()  # uvicorn's order: its send raises once the disconnect is queued
+    with pytest.raises(WebSocketDisconnect) as lost:
+        await ws.send_text("x")
+    assert lost.value.__cause__ is rec.error
+    rec.idle.set()
+    with pytest.raises(WebSocketDisconnect) as read:
+        await reader
+    assert (read.value.code, read.value.reason) == (ws.close_code, ws.close_reason) == (4001, "bye")
+    assert lost.value.code == (1006 if reported == "never" else 4001)
+    assert ws.client_state is WebSocketState.DISCONNECTED
 
 
 @pytest.mark.parametrize(

@@ -325,6 +325,37 @@ async def reader_writer(websocket: WebSocket) -> None:
     kit.post(websocket, report)
 
 
+async def close_while_receiving(websocket: WebSocket) -> None:
+    """A reader task receives; when the client asks, another task closes while the
+    reader's next receive is pending."""
+    await websocket.accept()
+    asked = anyio.Event()
+    read: p.CallOutcome = {"result": "hung"}
+
+    async def receive_forever() -> None:
+        while True:
+            await websocket.receive_text()
+            asked.set()
+
+    async def reader() -> None:
+        nonlocal read
+        read, _ = await kit.capture(receive_forever(), p.CLIENT_WAIT)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(reader)
+        with anyio.move_on_after(p.CLIENT_WAIT):
+            await asked.wait()
+        with warnings.catch_warnings():  # daphne drops the reason: close-reason-dropped
+            warnings.simplefilter("ignore")
+            closed, _ = await kit.capture(websocket.close(p.APP_CLOSE_CODE, p.APP_CLOSE_REASON))
+    report: p.CloseWhileReceivingReport = {
+        "close": closed,
+        "reader": read,
+        **kit.close_fields(websocket),
+    }
+    kit.post(websocket, report)
+
+
 async def close_race(websocket: WebSocket) -> None:
     """Receive one message, then close at once: the client's close frame is on its way."""
     await websocket.accept()
@@ -446,6 +477,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "send-after-leave": send_after_leave,
     "push-only": push_only,
     "reader-writer": reader_writer,
+    "close-while-receiving": close_while_receiving,
     "close-race": close_race,
     "wrong-type": wrong_type,
     "invalid-json": invalid_json,

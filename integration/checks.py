@@ -342,6 +342,29 @@ check("reader-writer-after-close")(_reader_writer("close"))
 check("reader-writer-after-reset")(_reader_writer("reset"))
 
 
+@check("close-while-receiving")
+async def close_while_receiving(target: Target) -> Outcome:
+    """The reader's code and reason are the app's close (its reason on daphne:
+    ``close-reason-dropped``)."""
+    token = new_token()
+    async with open_ws(target, f"/close-while-receiving?token={token}") as ws:
+        await ws.send("close, please")
+        code, _ = await closed_by_server(ws)
+    seen = cast(p.CloseWhileReceivingReport, await report(target, token))
+    reader = seen["reader"]
+    app: JSON = {
+        "close()": kind(seen["close"]),
+        "pending receive ended by": kind(reader),
+        "close_code": seen["close_code"],
+        "its code and reason = close_code and close_reason": (
+            reader.get("code"),
+            reader.get("reason"),
+        )
+        == (seen["close_code"], seen["close_reason"]),
+    }
+    return {"app": app, "client": {"code": code}}
+
+
 @check("iter-close-code")
 async def iter_close_code(target: Target) -> Outcome:
     """``iter_*`` end on the client's close (the code itself: ``client-close-code``)."""

@@ -138,6 +138,14 @@ class CloseFields(TypedDict):
     close_reason: str | None
 
 
+class CloseWhileReceivingReport(CloseFields):
+    """``/close-while-receiving``: the app's close from one task, while another's
+    receive was pending."""
+
+    close: CallOutcome
+    reader: CallOutcome
+
+
 class ClientCloseReport(CloseFields):
     """``/client-leave``: what the app saw after the client left."""
 

@@ -290,6 +290,21 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "see": ["reset-code"],
     },
     {
+        "name": "close-while-receiving",
+        "title": "the app closes 4002 while another task's receive is pending: it raises with 4002",
+        "transport": "ws",
+        "expect": {
+            "app": {
+                "close()": "returned",
+                "pending receive ended by": "WebSocketDisconnect",
+                "close_code": 4002,
+                "its code and reason = close_code and close_reason": True,
+            },
+            "client": {"code": 4002},
+        },
+        "see": ["close-reason-dropped"],
+    },
+    {
         "name": "iter-close-code",
         "title": "iter_text/iter_bytes/iter_json end on the client's close; close_code an int",
         "transport": "ws",

@@ -93,8 +93,9 @@ class Channel(Connection):
     )
 
     _departed: Event
-    """Set once the server's ``websocket.disconnect`` is taken, for the sends that wait on
-    another task's receive (``_departure_taken``); made by the first, unset until then."""
+    """Set once the server's ``websocket.disconnect`` is taken, for what waits on another
+    task's receive to take it (``_await_pending_receive``); made by the first, unset until
+    then."""
 
     def __init__(
         self,
@@ -337,15 +338,25 @@ class Channel(Connection):
         started for it, or by the application's own receive where one is pending (another
         task's), so that a failed send raises with the server's code, as that receive does."""
         self._read_ahead()
+        await self._await_pending_receive()
+
+    async def _await_pending_receive(self) -> bool:
+        """Wait for the receive already pending at the server, if any (there is never a
+        second): the read-ahead's, to its end; the application's own, in another task,
+        until it takes the server's disconnect (a message it takes instead leaves the wait
+        to the caller's timeout). Whether one was pending."""
         ahead = self._ahead
         if ahead is not None:
             await ahead.stopped()
-        elif self._client_state is CONNECTED:  # not taken while this waited to start
+        elif self._last == "receiving" and self._client_state is not DISCONNECTED:
             try:
                 departed = self._departed
-            except AttributeError:  # the first send to wait for it (an unset slot)
+            except AttributeError:  # the first to wait for it (an unset slot)
                 departed = self._departed = new_event()
             await departed.wait()
+        else:
+            return False
+        return True
 
     async def wait_closed(self, timeout: float) -> None:
         """Once the application has closed an accepted connection, wait at most ``timeout``
@@ -364,12 +375,10 @@ class Channel(Connection):
     async def _drain(self) -> None:
         """Take the server's messages until its disconnect; one receive at a time."""
         while self._client_state is not DISCONNECTED:
-            ahead = self._ahead
-            if ahead is None:
+            if await self._await_pending_receive():
+                self._ahead = None  # what a read-ahead held is discarded: the app has closed
+            else:
                 self._take(await self._receive())
-            else:  # the read-ahead's receive is the pending one: let it finish
-                await ahead.stopped()
-                self._ahead = None  # what it held is discarded: the app has closed
 
     # State-machine helpers, off the hot path.
 
@@ -391,9 +400,11 @@ class Channel(Connection):
         raise self._closed()
 
     def _record_disconnect(self, message: Mapping[str, Any]) -> tuple[int, str]:
-        code, reason = _disconnect_fields(message)
-        if self.close_code is None:
-            self.close_code, self.close_reason = code, reason
+        """Record the server's disconnect; the connection's code and reason, which stay
+        the first recorded: the application's own close, when it closed first."""
+        code, reason = self.close_code, self.close_reason
+        if code is None:
+            code, reason = self.close_code, self.close_reason = _disconnect_fields(message)
         with contextlib.suppress(AttributeError):  # no send waits for it (an unset slot)
             self._departed.set()
-        return code, reason
+        return code, reason or ""

@@ -235,22 +235,30 @@ class WebSocket(Channel):
             self._refuse_send("websocket.close")
         accepted = state is CONNECTED
         message = checked_close(code, reason, self, accepted)
+        # Closed, with this code, before the message is handed over: a receive of another
+        # task that takes the server's answer meanwhile raises with this close's code, not
+        # with the server's account of it (1000, 1005 or the code echoed, per server), and
+        # a send of another task is refused. Set directly, not through the
+        # application_state property: 1,300 instructions a connect.
+        self._app_state = DISCONNECTED
+        self._refresh()
+        recorded = self.close_code is None  # else the peer had left first: its code stays
+        if recorded:  # what is sent: a reason the server loses is not
+            self.close_code, self.close_reason = message["code"], message.get("reason") or ""
         # A running read-ahead goes on: it takes the peer's answer (wait_closed).
         if self._client_state is not DISCONNECTED:
             # Channel._deliver, written out here and in accept(): as a helper, its
-            # coroutine cost a connect 2,400 instructions of 24,000; the state set
-            # through the application_state property, 1,300 more.
+            # coroutine cost a connect 2,400 instructions of 24,000.
             send = self._send
             try:
                 await send(message)
-            except Exception as exc:
+            except Exception as exc:  # not delivered: the application side is as it was
+                self._app_state = state
+                self._refresh()
+                if recorded:
+                    self.close_code = self.close_reason = None
                 await self._send_failed(exc)
                 raise
-        self._app_state = DISCONNECTED  # sent, or the peer had already left: closed, as asked
-        self._refresh()
-        if self.close_code is None:  # what was sent: a reason the server loses is not
-            self.close_code = message["code"]
-            self.close_reason = message.get("reason") or ""
         if accepted and self._quirks.waits_for_close_reply:
             await self.wait_closed(CLOSE_TIMEOUT)
 

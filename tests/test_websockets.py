@@ -30,7 +30,7 @@ from lilya_ws import channel as channel_module
 from lilya_ws.concurrency import Event, new_event
 from lilya_ws.errors import NoSubprotocolWarning
 from lilya_ws.states import APP_TRANSITIONS, CLIENT_TRANSITIONS
-from lilya_ws.testing import DIALECTS, ClientGone, HandshakeRejected, connect
+from lilya_ws.testing import DIALECTS, ClientGone, HandshakeRejected, build_scope, connect
 from lilya_ws.types import Receive, Scope, Send
 from lilya_ws.websockets import WebSocketClose
 
@@ -514,11 +514,18 @@ class IdleRecorder(Recorder):
         self.idle = asyncio.Event()
         self.waiting = asyncio.Event()
         """Set once a receive waits."""
+        self.receiving = False
 
     async def receive(self) -> Mapping[str, Any]:
+        # Real servers take one receive at a time: a second would hang or steal a message.
+        assert not self.receiving, "a receive while another is pending"
         if not self.incoming:
+            self.receiving = True
             self.waiting.set()
-            await self.idle.wait()
+            try:
+                await self.idle.wait()
+            finally:
+                self.receiving = False
         return self.incoming.pop(0)
 
 
@@ -599,6 +606,86 @@ async def test_a_send_failing_while_another_task_receives_raises_with_that_recei
     assert (read.value.code, read.value.reason) == (ws.close_code, ws.close_reason) == (4001, "bye")
     assert lost.value.code == (1006 if reported == "never" else 4001)
     assert ws.client_state is WebSocketState.DISCONNECTED
+
+
+class AnswersClose(IdleRecorder):
+    """A server that reports the disconnect as soon as the app's close is sent, with
+    its own code (unless ``answer_on_close`` is off); ``before_returning``: the close's
+    send returns only once that task is done (granian's order: the app's pending
+    receive takes the disconnect before the close's send returns)."""
+
+    def __init__(self, answer: Mapping[str, Any], *incoming: Mapping[str, Any]) -> None:
+        super().__init__(*incoming)
+        self.answer = answer
+        self.answer_on_close = True
+        self.before_returning: asyncio.Task[Any] | None = None
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.close" and self.answer_on_close:
+            self.incoming.append(self.answer)
+            self.idle.set()
+            if self.before_returning is not None:
+                await asyncio.wait([self.before_returning])
+
+
+@pytest.mark.parametrize(
+    ("dialect", "server_code", "answered"),
+    [
+        ("hypercorn-asyncio", 1000, "once close() waits for it"),
+        ("hypercorn-asyncio", 1000, "after close() sent"),
+        ("granian", 1005, "while close() sends"),
+        ("granian", 1005, "after close() sent"),
+        ("uvicorn-websockets", 4000, "while close() sends"),
+        ("uvicorn-websockets", 4000, "after close() sent"),
+    ],
+)
+async def test_a_receive_pending_when_the_app_closes_raises_with_the_apps_close(
+    dialect: str, server_code: int, answered: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Servers report the end of an app's close with 1000, 1005 or the code echoed, in
+    either order with the close's send: another task's pending receive raises with the
+    app's own code and reason, the ones ``close_code`` and ``close_reason`` keep. On
+    hypercorn close() waits for the peer's answer: the pending receive takes it, and
+    close() returns then, without a receive of its own (which would be a second one
+    pending at the server)."""
+    rec = AnswersClose({"type": "websocket.disconnect", "code": server_code}, CONNECT)
+    rec.scope = build_scope("/", DIALECTS[dialect])
+    if answered == "once close() waits for it":
+        rec.answer_on_close = False
+
+        def answered_once_waited() -> Event:
+            rec.incoming.append(rec.answer)
+            rec.idle.set()
+            return new_event()
+
+        monkeypatch.setattr(channel_module, "new_event", answered_once_waited)
+    ws = rec.websocket()
+    await ws.accept()
+    reader = asyncio.create_task(ws.receive_text())
+    await rec.waiting.wait()
+    if answered == "while close() sends":
+        rec.before_returning = reader
+    await ws.close(4000, "app bye")
+    with pytest.raises(WebSocketDisconnect) as read:
+        await reader
+    assert (read.value.code, read.value.reason) == (4000, "app bye")
+    assert (ws.close_code, ws.close_reason) == (4000, "app bye")
+    assert ws.client_state is ws.application_state is WebSocketState.DISCONNECTED
+
+
+async def test_a_send_while_the_apps_close_is_on_its_way_is_refused() -> None:
+    """From the moment close() hands its message over, another task's send is refused
+    as after close() returned, and never reaches the server behind the close."""
+    rec = AnswersClose({"type": "websocket.disconnect", "code": 1000}, CONNECT)
+    ws = rec.websocket()
+    await ws.accept()
+    sender = asyncio.create_task(ws.send_text("late"))
+    rec.before_returning = sender
+    await ws.close()
+    with pytest.raises(WebSocketStateError):
+        await sender
+    assert [message["type"] for message in rec.sent] == ["websocket.accept", "websocket.close"]
 
 
 @pytest.mark.parametrize(

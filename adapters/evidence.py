@@ -40,6 +40,7 @@ Row: TypeAlias = object
 """One row's raw observations on one server (JSON)."""
 
 WIRE_TIMEOUT: Final = 3.0
+TWO_RECEIVES_MESSAGES: Final = 10
 CLOSING_RUNS: Final = 20
 """Closes per server for ``send-while-closing``: whether a send lands in the closing
 handshake is a race."""
@@ -56,6 +57,7 @@ PLAIN_ROWS: Final = (
     "malformed-frames",
     "send-after-leave",
     "send-while-closing",
+    "two-receives",
     "pending-receive-after-return",
     "return-without-close",
     "raise-after-accept",
@@ -81,6 +83,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "malformed-frames": lambda: _malformed(probe, server),
         "send-after-leave": lambda: _send_after_leave(probe),
         "send-while-closing": lambda: _send_while_closing(probe),
+        "two-receives": lambda: _two_receives(probe),
         "pending-receive-after-return": lambda: _pending(probe),
         "return-without-close": lambda: _ending(server, "/return"),
         "raise-after-accept": lambda: _ending(server, "/raise?when=after"),
@@ -159,6 +162,17 @@ def _ending_of(outcome: Outcome) -> str:
         return "every send returned (silent)"
     error = outcome["error"]
     return f"raised {error['type']} ({', '.join(error['mro'][1:-2])}): {error['text']!r}"
+
+
+async def _two_receives(probe: Probe) -> Row:
+    tasks = await probe.two_receives(TWO_RECEIVES_MESSAGES)
+    return sorted(
+        (
+            {"messages": task["messages"], "ended": _brief(cast(Outcome, task["ended"]))}
+            for task in tasks
+        ),
+        key=json.dumps,
+    )
 
 
 async def _pending(probe: Probe) -> Row:

@@ -395,6 +395,16 @@ class Probe:
             await _closed(ws)
         return cast("dict[str, Outcome]", await self.report(key))["ended"]
 
+    async def two_receives(self, messages: int) -> list[dict[str, object]]:
+        """Send ``messages`` messages, then close 4001: what each of the app's two
+        receiving tasks got, and how it ended."""
+        key = uuid.uuid4().hex
+        async with self._connect(f"/two-receives?id={key}") as ws:
+            for index in range(messages):
+                await ws.send(f"message {index}")
+            await ws.close(CLIENT_CLOSE_CODE, CLIENT_CLOSE_REASON)
+        return cast("dict[str, list[dict[str, object]]]", await self.report(key))["tasks"]
+
     async def app_close(self) -> AppCloseSeen:
         code, reason, app = await self._closed_by_app("/app-close")
         return {"code": code, "reason": reason, "receives": cast("list[Outcome]", app["receives"])}

@@ -276,6 +276,27 @@ async def _flood(scope: Scope, receive: Receive, send: Send, params: Mapping[str
     _finish(params, {"ended": ended})
 
 
+async def _two_receives(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Two tasks call receive() at once, each until it gets anything but a message."""
+    await send({"type": "websocket.accept"})
+    tasks: list[Findings] = []
+
+    async def receive_all() -> None:
+        messages = 0
+        while (outcome := await _call(receive()))["result"] == "returned" and outcome["message"][
+            "type"
+        ] == "websocket.receive":
+            messages += 1
+        tasks.append({"messages": messages, "ended": outcome})
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(receive_all)
+        group.start_soon(receive_all)
+    _finish(params, {"tasks": tasks})
+
+
 async def _app_close(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
     """Close after accepting, then see what receive() returns, twice."""
     await send({"type": "websocket.accept"})
@@ -343,6 +364,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/disconnect": _disconnect,
     "/send-after-gone": _send_after_gone,
     "/flood": _flood,
+    "/two-receives": _two_receives,
     "/app-close": _app_close,
     "/close-code": _close_code,
     "/record": _record,

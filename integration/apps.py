@@ -325,6 +325,28 @@ async def reader_writer(websocket: WebSocket) -> None:
     kit.post(websocket, report)
 
 
+async def two_receivers(websocket: WebSocket) -> None:
+    """Two tasks receive from the same WebSocket at once (an app's mistake), each until
+    it raises."""
+    await websocket.accept()
+    received = [0, 0]
+    ended: list[p.CallOutcome] = [{"result": "hung"}, {"result": "hung"}]
+
+    async def receive_forever(task: int) -> None:
+        while True:
+            await websocket.receive_text()
+            received[task] += 1
+
+    async def run(task: int) -> None:
+        ended[task], _ = await kit.capture(receive_forever(task), p.CLIENT_WAIT)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(run, 0)
+        tasks.start_soon(run, 1)
+    report: p.TwoReceiversReport = {"ended": ended, "received": received}
+    kit.post(websocket, report)
+
+
 async def close_while_receiving(websocket: WebSocket) -> None:
     """A reader task receives; when the client asks, another task closes while the
     reader's next receive is pending."""
@@ -478,6 +500,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "push-only": push_only,
     "reader-writer": reader_writer,
     "close-while-receiving": close_while_receiving,
+    "two-receivers": two_receivers,
     "close-race": close_race,
     "wrong-type": wrong_type,
     "invalid-json": invalid_json,

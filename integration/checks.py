@@ -47,6 +47,7 @@ __all__ = ["MIB", "RACES", "connection_data_of"]
 
 RACES: Final = 200
 MIB: Final = 1024 * 1024
+TWO_RECEIVERS_MESSAGES: Final = 10
 
 
 async def _echo_and_report(target: Target, path: str, messages: list[str | bytes]) -> Outcome:
@@ -340,6 +341,22 @@ def _reader_writer(how: str) -> Check:
 
 check("reader-writer-after-close")(_reader_writer("close"))
 check("reader-writer-after-reset")(_reader_writer("reset"))
+
+
+@check("two-receivers")
+async def two_receivers(target: Target) -> Outcome:
+    """Ten messages, then the client's close (its code: ``client-close-code``)."""
+    token = new_token()
+    async with open_ws(target, f"/two-receivers?token={token}") as ws:
+        for index in range(TWO_RECEIVERS_MESSAGES):
+            await ws.send(f"message {index}")
+        client: JSON = {"closing handshake": await client_close(ws, p.HANG_LIMIT)}
+    seen = cast(p.TwoReceiversReport, await report(target, token))
+    app: JSON = {
+        "how the two tasks ended": sorted(kind(ended, builtin=True) for ended in seen["ended"]),
+        "messages received, both together": sum(seen["received"]),
+    }
+    return {"app": app, "client": client}
 
 
 @check("close-while-receiving")

@@ -101,6 +101,13 @@ class ReaderWriterReport(TypedDict):
     close_code: int | None
 
 
+class TwoReceiversReport(TypedDict):
+    """``/two-receivers``: how each of two receiving tasks ended, and what each got."""
+
+    ended: list[CallOutcome]
+    received: list[int]
+
+
 class ObserveReport(TypedDict):
     """``/observe``: every message the app received, and how receiving ended."""
 

@@ -305,6 +305,22 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "see": ["close-reason-dropped"],
     },
     {
+        "name": "two-receivers",
+        "title": "two tasks receive at once: the second is refused, nothing is lost or hangs",
+        "transport": "ws",
+        "expect": {
+            "app": {
+                "how the two tasks ended": [
+                    "WebSocketDisconnect",
+                    "WebSocketStateError (RuntimeError)",
+                ],
+                "messages received, both together": 10,
+            },
+            "client": {"closing handshake": "completed"},
+        },
+        "see": ["client-close-code"],
+    },
+    {
         "name": "iter-close-code",
         "title": "iter_text/iter_bytes/iter_json end on the client's close; close_code an int",
         "transport": "ws",

@@ -196,18 +196,28 @@ class Channel(Connection):
     # Through the tables.
 
     async def _next_message(self, timeout: float | None) -> WebSocketReceiveMessage:
-        """The next message through the client table: what was read ahead, else the server's."""
+        """The next message through the client table: what was read ahead, else the server's.
+
+        One receive at a time: servers differ on a second one (it raises, waits forever,
+        or takes every other message), so it is refused."""
+        if self._last == "receiving":
+            raise WebSocketStateError(
+                "Another receive is already waiting on this WebSocket: receive from one task"
+            )
         ahead = self._ahead
         if ahead is not None and not ahead.started:
             self._stop_reading()  # the app receives before the read-ahead ever ran: no hop
         elif ahead is not None:
             taking = ahead.take()
-            message = await (taking if timeout is None else wait_with_timeout(taking, timeout))
+            self._last = "receiving"
+            try:
+                message = await (taking if timeout is None else wait_with_timeout(taking, timeout))
+            finally:
+                self._last = "received"
             if ahead.drained:  # the application receives by itself again: the fast paths may
                 self._ahead = None
                 self._refresh()
             if message is not None:
-                self._last = "received"
                 return message
         if self._client_state is DISCONNECTED or self._app_state in (DISCONNECTED, RESPONSE):
             self._raise_closed()

@@ -89,7 +89,7 @@ def receiver(
     """The receive method of ``kind``."""
 
     async def receive_data(self: WebSocket) -> P:
-        if self._fast_receive:
+        if self._fast_receive and self._last != "receiving":  # else refused if concurrent
             self._last = "receiving"
             receive = self._receive
             try:
@@ -119,7 +119,7 @@ def iterator(
         receive = self._receive
         try:
             while True:
-                if self._fast_receive:
+                if self._fast_receive and self._last != "receiving":
                     self._last = "receiving"
                     try:
                         message = await receive()

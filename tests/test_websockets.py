@@ -608,6 +608,39 @@ async def test_a_send_failing_while_another_task_receives_raises_with_that_recei
     assert ws.client_state is WebSocketState.DISCONNECTED
 
 
+@pytest.mark.parametrize("reading_ahead", [False, True])
+@pytest.mark.parametrize("second", ["receive_text", "receive", "iter_text"])
+async def test_a_second_receive_while_one_is_pending_is_refused(
+    second: str, reading_ahead: bool
+) -> None:
+    """Servers differ on two receives at once (uvicorn's websockets raises, hypercorn and
+    daphne leave the second waiting forever, granian alternates messages between them):
+    the second is refused at once, and the first gets the next message."""
+    rec = IdleRecorder(CONNECT)
+    if reading_ahead:  # the first receive then waits on the read-ahead, not the server
+        rec.scope = build_scope("/", DIALECTS["hypercorn-asyncio"])
+    ws = rec.websocket()
+    await ws.accept()
+    if reading_ahead:
+        await ws.send_text("one")
+        await ws.send_text("two")  # an app that only sends: the read-ahead starts
+        await rec.waiting.wait()
+    started = asyncio.Event()
+
+    async def receive_first() -> str:
+        started.set()  # the test goes on once this task waits in receive_text()
+        return await ws.receive_text()
+
+    first = asyncio.create_task(receive_first())
+    await started.wait()
+    call = anext(ws.iter_text()) if second == "iter_text" else getattr(ws, second)()
+    with pytest.raises(WebSocketStateError, match="Another receive is already waiting"):
+        await call
+    rec.incoming.append({"type": "websocket.receive", "text": "for the first"})
+    rec.idle.set()
+    assert await first == "for the first"
+
+
 class AnswersClose(IdleRecorder):
     """A server that reports the disconnect as soon as the app's close is sent, with
     its own code (unless ``answer_on_close`` is off); ``before_returning``: the close's

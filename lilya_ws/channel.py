@@ -58,7 +58,8 @@ LastStep: TypeAlias = Literal["sent", "receiving", "received"]
 """What the application did last, for the read-ahead (``Channel._last``): it reads
 ahead only while the app is not receiving, and an alternating echo loop (receive,
 send, receive...) never starts it. "sent" is also nothing since the handshake;
-"receiving" is a receive of the application's waiting on the server. Literal
+"receiving" is a receive of the application's waiting, on the server or on the
+read-ahead: a second one is refused (``_next_message``). Literal
 strings, not named constants: the hot paths test and set it on every message, and
 a constant costs a global lookup each time."""
 
@@ -332,9 +333,10 @@ class Channel(Connection):
         is gone, with the code the server reports for the departure; return otherwise."""
         if not is_peer_gone(error):
             return
-        if self._client_state is CONNECTED:
+        if self._client_state is CONNECTED:  # wait for the server's code: the disconnect
+            self._read_ahead()  # taken by a read-ahead, or by a receive already pending
             with contextlib.suppress(ReceiveTimeout):
-                await wait_with_timeout(self._departure_taken(), DEPARTURE_WAIT)
+                await wait_with_timeout(self._await_pending_receive(), DEPARTURE_WAIT)
         if self._client_state is not DISCONNECTED:
             if self._last == "receiving":  # still pending: it will get the server's code
                 raise WebSocketDisconnect(ABNORMAL_CLOSURE) from error
@@ -342,13 +344,6 @@ class Channel(Connection):
             self._record_disconnect({"code": ABNORMAL_CLOSURE})
             self.client_state = DISCONNECTED
         raise self._closed() from error
-
-    async def _departure_taken(self) -> None:
-        """Return once the server's ``websocket.disconnect`` has been taken: by a read-ahead
-        started for it, or by the application's own receive where one is pending (another
-        task's), so that a failed send raises with the server's code, as that receive does."""
-        self._read_ahead()
-        await self._await_pending_receive()
 
     async def _await_pending_receive(self) -> bool:
         """Wait for the receive already pending at the server, if any (there is never a

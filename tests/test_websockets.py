@@ -545,6 +545,21 @@ class FailingSend(IdleRecorder):
         await super().send(message)
 
 
+def deliver_once_waited_for(
+    rec: IdleRecorder, monkeypatch: pytest.MonkeyPatch, message: Mapping[str, Any] | None = None
+) -> None:
+    """The server delivers what it holds (and ``message``) the moment lilya_ws begins to
+    wait for another task's receive to take the disconnect: the event it makes then."""
+
+    def deliver_then_make() -> Event:
+        if message is not None:
+            rec.incoming.append(message)
+        rec.idle.set()
+        return new_event()
+
+    monkeypatch.setattr(channel_module, "new_event", deliver_then_make)
+
+
 @pytest.mark.parametrize("gone", [ClientGone("the client has disconnected"), OSError()])
 async def test_a_recognised_departure_error_carries_the_servers_code(gone: Exception) -> None:
     rec = FailingSend(gone, CONNECT)
@@ -584,12 +599,7 @@ async def test_a_send_failing_while_another_task_receives_raises_with_that_recei
     rec = FailingSend(ClientGone("the client has disconnected"), CONNECT)
     monkeypatch.setattr(channel_module, "DEPARTURE_WAIT", 0.01 if reported == "never" else 5.0)
     if reported == "while it waits":
-
-        def reported_once_waiting() -> Event:
-            rec.idle.set()
-            return new_event()
-
-        monkeypatch.setattr(channel_module, "new_event", reported_once_waiting)
+        deliver_once_waited_for(rec, monkeypatch)
     ws = rec.websocket()
     await ws.accept()
     reader = asyncio.create_task(ws.receive_text())
@@ -686,13 +696,7 @@ async def test_a_receive_pending_when_the_app_closes_raises_with_the_apps_close(
     rec.scope = build_scope("/", DIALECTS[dialect])
     if answered == "once close() waits for it":
         rec.answer_on_close = False
-
-        def answered_once_waited() -> Event:
-            rec.incoming.append(rec.answer)
-            rec.idle.set()
-            return new_event()
-
-        monkeypatch.setattr(channel_module, "new_event", answered_once_waited)
+        deliver_once_waited_for(rec, monkeypatch, rec.answer)
     ws = rec.websocket()
     await ws.accept()
     reader = asyncio.create_task(ws.receive_text())

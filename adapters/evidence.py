@@ -41,6 +41,7 @@ Row: TypeAlias = object
 
 WIRE_TIMEOUT: Final = 3.0
 TWO_RECEIVES_MESSAGES: Final = 10
+TIMED_MESSAGES: Final = 200
 CLOSING_RUNS: Final = 20
 """Closes per server for ``send-while-closing``: whether a send lands in the closing
 handshake is a race."""
@@ -58,6 +59,7 @@ PLAIN_ROWS: Final = (
     "send-after-leave",
     "send-while-closing",
     "two-receives",
+    "cancelled-receive",
     "pending-receive-after-return",
     "return-without-close",
     "raise-after-accept",
@@ -84,6 +86,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "send-after-leave": lambda: _send_after_leave(probe),
         "send-while-closing": lambda: _send_while_closing(probe),
         "two-receives": lambda: _two_receives(probe),
+        "cancelled-receive": lambda: _cancelled_receive(probe),
         "pending-receive-after-return": lambda: _pending(probe),
         "return-without-close": lambda: _ending(server, "/return"),
         "raise-after-accept": lambda: _ending(server, "/raise?when=after"),
@@ -173,6 +176,18 @@ async def _two_receives(probe: Probe) -> Row:
         ),
         key=json.dumps,
     )
+
+
+async def _cancelled_receive(probe: Probe) -> Row:
+    seen = await probe.timed_receives(TIMED_MESSAGES)
+    texts = cast("list[str]", seen["texts"])
+    return {
+        "messages sent": TIMED_MESSAGES,
+        "received": len(texts),
+        "lost": sorted(set(map(str, range(TIMED_MESSAGES))) - set(texts), key=int),
+        "in order": texts == sorted(texts, key=int),
+        "receives cancelled": seen["cancelled"],
+    }
 
 
 async def _pending(probe: Probe) -> Row:

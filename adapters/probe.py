@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -404,6 +405,18 @@ class Probe:
                 await ws.send(f"message {index}")
             await ws.close(CLIENT_CLOSE_CODE, CLIENT_CLOSE_REASON)
         return cast("dict[str, list[dict[str, object]]]", await self.report(key))["tasks"]
+
+    async def timed_receives(self, messages: int) -> dict[str, object]:
+        """Send ``messages`` numbered texts 0-4 ms apart (a fixed pseudo-random pace),
+        then close 4001: the texts the app got through receives cancelled after 3 ms."""
+        key = uuid.uuid4().hex
+        pace = random.Random(messages)
+        async with self._connect(f"/timed-receives?id={key}") as ws:
+            for index in range(messages):
+                await ws.send(str(index))
+                await asyncio.sleep(pace.random() * 0.004)  # the pace of the sends
+            await ws.close(CLIENT_CLOSE_CODE, CLIENT_CLOSE_REASON)
+        return cast("dict[str, object]", await self.report(key))
 
     async def app_close(self) -> AppCloseSeen:
         code, reason, app = await self._closed_by_app("/app-close")

@@ -33,6 +33,8 @@ REPORT_TIMEOUT: Final = 10.0
 PENDING_TIMEOUT: Final = 2.0
 """How long a ``receive()`` left pending when the app returns may take to complete."""
 RECORD_TIMEOUT: Final = 5.0
+CANCEL_AFTER: Final = 0.003
+"""``/timed-receives``: the deadline of each receive()."""
 ACCEPT_HEADER: Final = (b"x-probe", b"accepted")
 CLOSE_CODE: Final = 4002
 CLOSE_REASON: Final = "probe reason"
@@ -297,6 +299,26 @@ async def _two_receives(
     _finish(params, {"tasks": tasks})
 
 
+async def _timed_receives(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Call receive() with a 3 ms deadline again and again (a timed-out one is cancelled)
+    until anything but a message: the messages' texts, in the order received."""
+    await send({"type": "websocket.accept"})
+    texts: list[JSON] = []
+    cancelled = 0
+    while True:
+        with anyio.move_on_after(CANCEL_AFTER) as scope_:
+            message = await receive()
+        if scope_.cancelled_caught:
+            cancelled += 1
+        elif message["type"] == "websocket.receive":
+            texts.append(str(message.get("text")))
+        else:
+            break
+    _finish(params, {"texts": texts, "cancelled": cancelled})
+
+
 async def _app_close(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
     """Close after accepting, then see what receive() returns, twice."""
     await send({"type": "websocket.accept"})
@@ -365,6 +387,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/send-after-gone": _send_after_gone,
     "/flood": _flood,
     "/two-receives": _two_receives,
+    "/timed-receives": _timed_receives,
     "/app-close": _app_close,
     "/close-code": _close_code,
     "/record": _record,

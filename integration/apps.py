@@ -32,6 +32,7 @@ from lilya_ws import (
     DenialResponseUnsupported,
     InvalidJSON,
     OriginPolicy,
+    ReceiveTimeout,
     Response,
     StreamingResponse,
     UnexpectedMessageType,
@@ -347,6 +348,27 @@ async def two_receivers(websocket: WebSocket) -> None:
     kit.post(websocket, report)
 
 
+async def timed_receives(websocket: WebSocket) -> None:
+    """Receive with a short timeout again and again, until the client leaves."""
+    await websocket.accept()
+    texts: list[str] = []
+    timeouts = 0
+    ended: p.CallOutcome = {"result": "hung"}
+    with anyio.move_on_after(p.CLIENT_WAIT):
+        while True:
+            try:
+                message = await websocket.receive(timeout=p.RECEIVE_TIMEOUT)
+            except ReceiveTimeout:
+                timeouts += 1
+                continue
+            if message["type"] != "websocket.receive":
+                ended, _ = await kit.capture(websocket.receive())  # raises WebSocketDisconnect
+                break
+            texts.append(message.get("text") or "")
+    report: p.TimedReceivesReport = {"texts": texts, "timeouts": timeouts, "ended": ended}
+    kit.post(websocket, report)
+
+
 async def close_while_receiving(websocket: WebSocket) -> None:
     """A reader task receives; when the client asks, another task closes while the
     reader's next receive is pending."""
@@ -501,6 +523,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "reader-writer": reader_writer,
     "close-while-receiving": close_while_receiving,
     "two-receivers": two_receivers,
+    "timed-receives": timed_receives,
     "close-race": close_race,
     "wrong-type": wrong_type,
     "invalid-json": invalid_json,

@@ -15,6 +15,7 @@ import base64
 import contextlib
 import json
 import os
+import random
 import re
 from typing import Final, cast
 
@@ -48,6 +49,7 @@ __all__ = ["MIB", "RACES", "connection_data_of"]
 RACES: Final = 200
 MIB: Final = 1024 * 1024
 TWO_RECEIVERS_MESSAGES: Final = 10
+TIMED_MESSAGES: Final = 200
 
 
 async def _echo_and_report(target: Target, path: str, messages: list[str | bytes]) -> Outcome:
@@ -357,6 +359,26 @@ async def two_receivers(target: Target) -> Outcome:
         "every message received, by one or the other": (
             sum(seen["received"]) == TWO_RECEIVERS_MESSAGES
         ),
+    }
+    return {"app": app, "client": client}
+
+
+@check("receive-timeouts")
+async def receive_timeouts(target: Target) -> Outcome:
+    """The texts "0" to "199", 0-4 ms apart (a fixed pseudo-random pace), then the
+    client's close."""
+    token = new_token()
+    pace = random.Random(TIMED_MESSAGES)
+    async with open_ws(target, f"/timed-receives?token={token}") as ws:
+        for index in range(TIMED_MESSAGES):
+            await ws.send(str(index))
+            await asyncio.sleep(pace.random() * 0.004)  # the pace of the sends
+        client: JSON = {"closing handshake": await client_close(ws, p.HANG_LIMIT)}
+    seen = cast(p.TimedReceivesReport, await report(target, token))
+    app: JSON = {
+        "every message, in order": seen["texts"] == [str(i) for i in range(TIMED_MESSAGES)],
+        "some receives timed out": seen["timeouts"] > 0,
+        "ended by": kind(seen["ended"]),
     }
     return {"app": app, "client": client}
 

@@ -34,6 +34,8 @@ REPORT_WAIT: Final = 10.0
 APP_DEADLINE: Final = 30.0
 """No scenario app lives longer than this."""
 PUSH_INTERVAL: Final = 0.01
+RECEIVE_TIMEOUT: Final = 0.003
+"""``/timed-receives``: each receive's timeout, shorter than most gaps between messages."""
 """A push-only app sends every 10 ms."""
 PUSH_LIMIT: Final = 100
 """A push-only app gives up after this many successful sends once told the client left."""
@@ -106,6 +108,14 @@ class TwoReceiversReport(TypedDict):
 
     ended: list[CallOutcome]
     received: list[int]
+
+
+class TimedReceivesReport(TypedDict):
+    """``/timed-receives``: the texts received through short-timeout receives, in order."""
+
+    texts: list[str]
+    timeouts: int
+    ended: CallOutcome
 
 
 class ObserveReport(TypedDict):

@@ -321,6 +321,20 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "see": ["client-close-code"],
     },
     {
+        "name": "receive-timeouts",
+        "title": "receive(timeout=3 ms) again and again under a stream: no message lost",
+        "transport": "ws",
+        "expect": {
+            "app": {
+                "every message, in order": True,
+                "some receives timed out": True,
+                "ended by": "WebSocketDisconnect",
+            },
+            "client": {"closing handshake": "completed"},
+        },
+        "see": ["client-close-code"],
+    },
+    {
         "name": "iter-close-code",
         "title": "iter_text/iter_bytes/iter_json end on the client's close; close_code an int",
         "transport": "ws",

@@ -206,9 +206,16 @@ class Channel(Connection):
                 "Another receive is already waiting on this WebSocket: receive from one task"
             )
         ahead = self._ahead
-        if ahead is not None and not ahead.started:
+        if ahead is not None and not ahead.started and timeout is None:
             self._stop_reading()  # the app receives before the read-ahead ever ran: no hop
-        elif ahead is not None:
+            ahead = None
+        elif ahead is None and timeout is not None and self._app_state is CONNECTED:
+            # A timed receive never cancels the server's: granian loses the message a
+            # receive cancelled on its way back had taken (adapters/DIALECTS.md,
+            # cancelled-receive). A read-ahead's receive runs on, for the next receive.
+            self._read_ahead()
+            ahead = self._ahead
+        if ahead is not None:
             taking = ahead.take()
             self._last = "receiving"
             try:

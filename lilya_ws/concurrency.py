@@ -2,9 +2,10 @@
 
 hypercorn runs apps on either, and lilya_ws has no dependency for it: a bounded
 wait, a background task that can be cancelled, and an event to wake a waiter.
-A timed-out or cancelled wait cancels the server's pending ``receive()``; every
-server measured (``adapters/DIALECTS.md``) takes its messages from a queue whose
-``get`` loses nothing when cancelled.
+A timed-out wait cancels what it waits on. On an open connection lilya_ws's timed
+receives wait on a read-ahead's ``receive()``, never on the server's: granian loses
+the message of a receive cancelled on its way back (``adapters/DIALECTS.md``,
+cancelled-receive).
 """
 
 from __future__ import annotations

@@ -651,6 +651,37 @@ async def test_a_second_receive_while_one_is_pending_is_refused(
     assert await first == "for the first"
 
 
+class LosesCancelledReceive(IdleRecorder):
+    """granian: a receive takes its data message off the queue, then hands it over on a
+    later turn of the loop (once ``hand_over`` is set); cancelled in between, it is lost."""
+
+    def __init__(self, *incoming: Mapping[str, Any]) -> None:
+        super().__init__(*incoming)
+        self.hand_over = asyncio.Event()
+
+    async def receive(self) -> Mapping[str, Any]:
+        message = await super().receive()
+        if message["type"] == "websocket.receive":
+            await self.hand_over.wait()
+        return message
+
+
+@pytest.mark.parametrize("timed", ["receive(timeout=...)", "receive_timeout"])
+async def test_a_receive_that_times_out_leaves_the_servers_running(timed: str) -> None:
+    """The receive that timed out did not cancel the server's: its message goes to the
+    next receive, where granian would have lost it."""
+    rec = LosesCancelledReceive(CONNECT, {"type": "websocket.receive", "text": "kept"})
+    ws = rec.websocket()
+    await ws.accept()
+    if timed == "receive_timeout":
+        ws.receive_timeout = 0.01
+    with pytest.raises(ReceiveTimeout):
+        await (ws.receive(timeout=0.01) if timed != "receive_timeout" else ws.receive_text())
+    rec.hand_over.set()
+    ws.receive_timeout = None
+    assert await asyncio.wait_for(ws.receive_text(), 5) == "kept"  # lost: would wait forever
+
+
 class AnswersClose(IdleRecorder):
     """A server that reports the disconnect as soon as the app's close is sent, with
     its own code (unless ``answer_on_close`` is off); ``before_returning``: the close's

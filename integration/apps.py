@@ -297,15 +297,19 @@ async def push_only(websocket: WebSocket) -> None:
     kit.post(websocket, report)
 
 
+async def _receive_forever(
+    websocket: WebSocket, each: Callable[[str], object] = lambda _: None
+) -> None:
+    """Receive text until a receive raises; ``each`` is given every message."""
+    while True:
+        each(await websocket.receive_text())
+
+
 async def reader_writer(websocket: WebSocket) -> None:
     """One task receives, another sends as fast as the server takes it: each runs until
     it raises, and both learn of the client's departure."""
     await websocket.accept()
     ended: dict[str, p.CallOutcome] = {}
-
-    async def receive_forever() -> None:
-        while True:
-            await websocket.receive_text()
 
     async def send_forever() -> None:
         while True:
@@ -316,7 +320,7 @@ async def reader_writer(websocket: WebSocket) -> None:
         ended[name], _ = await kit.capture(call(), p.CLIENT_WAIT)
 
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(run, "reader", receive_forever)
+        tasks.start_soon(run, "reader", lambda: _receive_forever(websocket))
         tasks.start_soon(run, "writer", send_forever)
     report: p.ReaderWriterReport = {
         "reader": ended["reader"],
@@ -330,21 +334,17 @@ async def two_receivers(websocket: WebSocket) -> None:
     """Two tasks receive from the same WebSocket at once (an app's mistake), each until
     it raises."""
     await websocket.accept()
-    received = [0, 0]
+    texts: list[list[str]] = [[], []]
     ended: list[p.CallOutcome] = [{"result": "hung"}, {"result": "hung"}]
 
-    async def receive_forever(task: int) -> None:
-        while True:
-            await websocket.receive_text()
-            received[task] += 1
-
     async def run(task: int) -> None:
-        ended[task], _ = await kit.capture(receive_forever(task), p.CLIENT_WAIT)
+        receiving = _receive_forever(websocket, texts[task].append)
+        ended[task], _ = await kit.capture(receiving, p.CLIENT_WAIT)
 
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(run, 0)
         tasks.start_soon(run, 1)
-    report: p.TwoReceiversReport = {"ended": ended, "received": received}
+    report: p.TwoReceiversReport = {"ended": ended, "received": [len(got) for got in texts]}
     kit.post(websocket, report)
 
 
@@ -376,14 +376,10 @@ async def close_while_receiving(websocket: WebSocket) -> None:
     asked = anyio.Event()
     read: p.CallOutcome = {"result": "hung"}
 
-    async def receive_forever() -> None:
-        while True:
-            await websocket.receive_text()
-            asked.set()
-
     async def reader() -> None:
         nonlocal read
-        read, _ = await kit.capture(receive_forever(), p.CLIENT_WAIT)
+        receiving = _receive_forever(websocket, lambda _: asked.set())
+        read, _ = await kit.capture(receiving, p.CLIENT_WAIT)
 
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(reader)

@@ -57,6 +57,7 @@ PLAIN_ROWS: Final = (
     "reset-code",
     "malformed-frames",
     "send-after-leave",
+    "accept-after-leave",
     "send-while-closing",
     "two-receives",
     "cancelled-receive",
@@ -84,6 +85,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "reset-code": lambda: _leave(probe, "rst"),
         "malformed-frames": lambda: _malformed(probe, server),
         "send-after-leave": lambda: _send_after_leave(probe),
+        "accept-after-leave": lambda: _accept_after_leave(probe),
         "send-while-closing": lambda: _send_while_closing(probe),
         "two-receives": lambda: _two_receives(probe),
         "cancelled-receive": lambda: _cancelled_receive(probe),
@@ -151,6 +153,17 @@ async def _send_after_leave(probe: Probe) -> Row:
         "client reset, app sends before receive": [_brief(o) for o in reset["sends"]],
         "app received the disconnect, then sends": [_brief(o) for o in after["sends"]],
     }
+
+
+async def _accept_after_leave(probe: Probe) -> Row:
+    observed: dict[str, Row] = {}
+    for how, reset in (("dropped TCP", False), ("reset TCP", True)):
+        seen = await probe.accept_after_leave(reset=reset)
+        calls = [seen["accept"], *seen["sends"], seen["receive"]]
+        observed[f"client {how} before accept: accept, send, send, receive"] = [
+            _brief(call) for call in calls
+        ]
+    return observed
 
 
 async def _send_while_closing(probe: Probe) -> Row:

@@ -91,9 +91,7 @@ class Handshake:
 
     def abort(self, *, reset: bool) -> None:
         """Drop the connection with no close frame: a FIN, or an RST when ``reset``."""
-        if reset:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()
+        drop(self.sock, reset=reset)
 
     def __enter__(self) -> Handshake:
         return self
@@ -116,12 +114,11 @@ class Handshake:
             return b""
 
 
-def open_handshake(host: str, port: int, path: str = "/", *, timeout: float) -> Handshake:
-    """Send an HTTP/1.1 Upgrade request and parse the answer's status and headers.
-
-    Raises ``OSError`` when nothing answers (connection refused, timeout, or the
-    server closed the connection before a complete response head).
-    """
+def send_upgrade_request(
+    host: str, port: int, path: str = "/", *, timeout: float
+) -> tuple[socket.socket, h11.Connection]:
+    """Connect and send an HTTP/1.1 Upgrade request; the answer is left unread (the
+    server runs the app, which has not accepted yet)."""
     http = h11.Connection(h11.CLIENT)
     key = base64.b64encode(os.urandom(16)).decode("ascii")
     request = h11.Request(
@@ -138,6 +135,27 @@ def open_handshake(host: str, port: int, path: str = "/", *, timeout: float) -> 
     sock = socket.create_connection((host, port), timeout=timeout)
     try:
         sock.sendall(http.send(request) or b"")
+    except BaseException:
+        sock.close()
+        raise
+    return sock, http
+
+
+def drop(sock: socket.socket, *, reset: bool) -> None:
+    """Close ``sock`` with no close frame: a FIN, or an RST when ``reset``."""
+    if reset:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def open_handshake(host: str, port: int, path: str = "/", *, timeout: float) -> Handshake:
+    """Send an HTTP/1.1 Upgrade request and parse the answer's status and headers.
+
+    Raises ``OSError`` when nothing answers (connection refused, timeout, or the
+    server closed the connection before a complete response head).
+    """
+    sock, http = send_upgrade_request(host, port, path, timeout=timeout)
+    try:
         while (event := http.next_event()) is h11.NEED_DATA:
             http.receive_data(sock.recv(65536))
     except h11.RemoteProtocolError as exc:

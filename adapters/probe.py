@@ -28,7 +28,7 @@ from websockets.typing import Subprotocol
 
 from lilya_ws.servers import PROBE_CLOSE_CODE, SendAfterClose, ServerCapabilities
 
-from .handshake import Handshake, open_handshake
+from .handshake import Handshake, drop, open_handshake, send_upgrade_request
 from .probe_app import (
     ACCEPT_HEADER,
     CLOSE_REASON,
@@ -111,6 +111,14 @@ class DisconnectSeen(TypedDict):
     disconnect: Outcome
     second: Outcome
     sends: list[Outcome]
+
+
+class AcceptAfterLeaveSeen(TypedDict):
+    """An accept, two sends and a receive, made after the client left before the accept."""
+
+    accept: Outcome
+    sends: list[Outcome]
+    receive: Outcome
 
 
 class GoneSeen(TypedDict):
@@ -381,6 +389,25 @@ class Probe:
         seen = cast(GoneSeen, await self.report(key))
         seen["close_answered"] = answered
         return seen
+
+    async def accept_after_leave(self, *, reset: bool) -> AcceptAfterLeaveSeen:
+        """Send a handshake request and, once the app waits to accept, drop TCP (a FIN,
+        or a reset when ``reset``); then wake the app: its accept, two sends, a receive."""
+        key = uuid.uuid4().hex
+        sock, _ = await asyncio.to_thread(
+            send_upgrade_request,
+            self._server.host,
+            self._server.port,
+            f"/accept-after-leave?id={key}",
+            timeout=STEP_TIMEOUT,
+        )
+        try:
+            await self.report(f"{key}-waiting")
+        finally:
+            drop(sock, reset=reset)
+        async with self._connect(f"/signal?id={key}") as ws:
+            await _closed(ws)
+        return cast(AcceptAfterLeaveSeen, await self.report(key))
 
     async def send_while_closing(self) -> Outcome:
         """Close 4001 while the app floods sends, wait for the server's answer (frames

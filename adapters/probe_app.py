@@ -260,6 +260,20 @@ async def _send_after_gone(
     _finish(params, {"sends": sends, "receive": after})
 
 
+async def _accept_after_leave(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Say it waits to accept (the client leaves then); once signalled, accept and send
+    twice, then receive."""
+    _finish({"id": params["id"] + "-waiting"}, {})
+    with anyio.move_on_after(REPORT_TIMEOUT):
+        await _event("signal", params["id"]).wait()
+    accept = await _call(send({"type": "websocket.accept"}))
+    sends = [await _call(send({"type": "websocket.send", "text": "late"})) for _ in range(2)]
+    after = await _call(receive())
+    _finish(params, {"accept": accept, "sends": sends, "receive": after})
+
+
 async def _flood(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
     """Never receive; send as fast as the server takes it (a checkpoint between sends)
     until one raises, or until ``HANG_TIMEOUT`` after ``/signal`` says the client left."""
@@ -385,6 +399,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/deny": _deny,
     "/disconnect": _disconnect,
     "/send-after-gone": _send_after_gone,
+    "/accept-after-leave": _accept_after_leave,
     "/flood": _flood,
     "/two-receives": _two_receives,
     "/timed-receives": _timed_receives,

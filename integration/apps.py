@@ -253,15 +253,23 @@ async def client_leave(websocket: WebSocket) -> None:
 async def send_after_leave(websocket: WebSocket) -> None:
     """Once told the client has left, send twice before receiving anything.
 
-    After a TCP drop (``?how=fin``) the server learns of it on its own schedule
-    (granian: sometimes after the client's next connection, so after the signal):
-    the first send is retried every 10 ms, at most ``PUSH_LIMIT`` times, until it
-    raises. After a close, the client waited for the server's answer: no retry.
+    With ``?accept=late`` the client leaves before the app accepts: the app says it
+    waits (a first report, which the client reads before leaving), and accepts once
+    told. After a TCP drop (``?how=fin`` or ``reset``) the server learns of it on its
+    own schedule (granian: sometimes after the client's next connection, so after the
+    signal): the first send is retried every 10 ms, at most ``PUSH_LIMIT`` times, until
+    it raises. After a close, the client waited for the server's answer: no retry.
     """
-    await websocket.accept()
+    late = websocket.query_params.get("accept") == "late"
+    if late:
+        kit.post(websocket, {"waiting to accept": True})
+    else:
+        await websocket.accept()
     signal = await kit.mailbox.take("signal:" + kit.token_of(websocket), p.CLIENT_WAIT)
-    signalled = signal is not None
-    tries = p.PUSH_LIMIT if websocket.query_params.get("how") == "fin" else 1
+    accepted: p.CallOutcome = {"result": "ok"}
+    if late:
+        accepted, _ = await kit.capture(websocket.accept())
+    tries = 1 if websocket.query_params.get("how") == "close" else p.PUSH_LIMIT
     for _ in range(tries):
         first, _ = await kit.capture(websocket.send_text("late"))
         if first["result"] != "ok":
@@ -269,7 +277,12 @@ async def send_after_leave(websocket: WebSocket) -> None:
         await anyio.sleep(0.01)  # the pace of the retries, not a synchronisation
     sends = [first, (await kit.capture(websocket.send_text("late")))[0]]
     receive, _ = await kit.capture(websocket.receive_text())
-    report: p.SendAfterLeaveReport = {"signalled": signalled, "sends": sends, "receive": receive}
+    report: p.SendAfterLeaveReport = {
+        "signalled": signal is not None,
+        "accept": accepted,
+        "sends": sends,
+        "receive": receive,
+    }
     kit.post(websocket, report)
 
 

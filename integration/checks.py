@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+from collections.abc import Mapping
 from typing import Final, cast
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -277,19 +278,40 @@ def _send_after(how: str) -> Check:
         token = new_token()
         client = await _leave(target, f"/send-after-leave?token={token}&how={how}", how)
         await signal(target, token)
-        seen = cast(p.SendAfterLeaveReport, await report(target, token))
-        app: JSON = {
-            "signalled": seen["signalled"],
-            "sends": [kind(outcome) for outcome in seen["sends"]],
-            "receive_text() afterwards": kind(seen["receive"]),
-        }
-        return {"app": app, "client": client}
+        return {"app": _sends_seen(await report(target, token)), "client": client}
 
     return run
 
 
+def _sends_seen(seen: Mapping[str, object]) -> JSON:
+    """What ``/send-after-leave`` reported: each call's outcome, in kind."""
+    report = cast(p.SendAfterLeaveReport, seen)
+    return {
+        "signalled": report["signalled"],
+        "accept()": kind(report["accept"]),
+        "sends": [kind(outcome) for outcome in report["sends"]],
+        "receive_text() afterwards": kind(report["receive"]),
+    }
+
+
 check("send-after-close")(_send_after("close"))
 check("send-after-drop")(_send_after("fin"))
+
+
+@check("client-left-before-accept")
+async def _left_before_accept(target: Target) -> Outcome:
+    """The client sends its handshake request and, once the app says it waits to accept,
+    drops TCP (a FIN, then in a second connection a reset); then the app accepts."""
+    app: dict[str, JSON] = {}
+    for how in ("fin", "reset"):
+        token = new_token()
+        path = f"/send-after-leave?token={token}&how={how}&accept=late"
+        raw = await RawConnection.request(target, path)
+        await report(target, token)  # the app runs, and waits to accept
+        raw.abort(reset=how == "reset")
+        await signal(target, token)
+        app[how] = _sends_seen(await report(target, token))
+    return {"app": app, "client": None}
 
 
 async def _leave_after_first_message(target: Target, path: str, how: str) -> JSON:

@@ -234,8 +234,9 @@ class RawConnection:
         self._writer = writer
 
     @classmethod
-    async def open(cls, target: Target, path: str) -> RawConnection:
-        """Connect and complete the opening handshake (status 101 or :class:`CheckFailed`)."""
+    async def request(cls, target: Target, path: str) -> RawConnection:
+        """Connect and send the opening handshake's request, not waiting for the answer
+        (the server runs the app, which has not accepted yet)."""
         reader, writer = await bounded(
             asyncio.open_connection(target.host, target.port, ssl=target.ssl_context())
         )
@@ -247,12 +248,18 @@ class RawConnection:
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
             ).encode("ascii")
         )
-        head = await bounded(reader.readuntil(b"\r\n\r\n"))
+        return cls(reader, writer)
+
+    @classmethod
+    async def open(cls, target: Target, path: str) -> RawConnection:
+        """Connect and complete the opening handshake (status 101 or :class:`CheckFailed`)."""
+        raw = await cls.request(target, path)
+        head = await bounded(raw._reader.readuntil(b"\r\n\r\n"))
         status = int(head.split(b" ", 2)[1])
         if status != 101:
-            writer.close()
+            raw.close()
             raise CheckFailed(f"handshake answered HTTP {status}")
-        return cls(reader, writer)
+        return raw
 
     def send_frame(self, opcode: int, payload: bytes, *, masked: bool = True) -> None:
         """One final frame; clients must mask (RFC 6455 section 5.3), ``masked=False`` does not."""

@@ -172,9 +172,11 @@ class ClientCloseReport(CloseFields):
 
 
 class SendAfterLeaveReport(TypedDict):
-    """``/send-after-leave``: two sends after the client left, then a receive."""
+    """``/send-after-leave``: two sends after the client left, then a receive; the
+    accept, when the client left before it (``?accept=late``)."""
 
     signalled: bool
+    accept: CallOutcome
     sends: list[CallOutcome]
     receive: CallOutcome
 

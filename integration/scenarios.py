@@ -69,6 +69,7 @@ _DISCONNECTED: Final[JSON] = {
 }
 _SEND_FIRST: Final[JSON] = {
     "signalled": True,
+    "accept()": "returned",
     "sends": ["WebSocketDisconnect", "WebSocketDisconnect"],
     "receive_text() afterwards": "WebSocketDisconnect",
 }
@@ -259,6 +260,14 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "title": "app sends first after the client dropped TCP: WebSocketDisconnect",
         "transport": "ws",
         "expect": {"app": _SEND_FIRST, "client": None},
+        "see": ["reset-code"],
+    },
+    {
+        "name": "client-left-before-accept",
+        "title": "the client drops TCP (FIN; RST) before the app accepts: accept() returns, "
+        "then the same",
+        "transport": "ws",
+        "expect": {"app": {"fin": _SEND_FIRST, "reset": _SEND_FIRST}, "client": None},
         "see": ["reset-code"],
     },
     {

@@ -25,7 +25,7 @@ import warnings
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
-from lilya_ws.capabilities import identify_quirks
+from lilya_ws.capabilities import identify_quirks, is_peer_gone
 from lilya_ws.channel import CLOSE_TIMEOUT, Channel
 from lilya_ws.close_codes import ABNORMAL_CLOSURE, NORMAL_CLOSURE, close_for_error, validate_close
 from lilya_ws.concurrency import call_soon
@@ -186,6 +186,11 @@ class WebSocket(Channel):
         pairs (lowercase names). Raises ``InvalidMessage`` before sending otherwise.
         Choosing none of the offered subprotocols warns (``NoSubprotocolWarning``):
         browsers fail that handshake.
+
+        A client that left before the handshake completed does not make this raise, on
+        any server: the next send or receive raises ``WebSocketDisconnect``. Most servers
+        cannot tell ``accept()`` (their accept returns whether or not the client is
+        still there); uvicorn's sans-I/O and wsproto configurations raise.
         """
         if self._app_state is not CONNECTING:  # APP_NEXT's one accept, tested directly
             self._refuse_send("websocket.accept")
@@ -209,16 +214,21 @@ class WebSocket(Channel):
             if connect.get("type") == "websocket.connect":  # CLIENT_NEXT's move, not looked up
                 self._client_state = CONNECTED
             else:
-                self._take(connect)  # a disconnect is recorded; anything else is refused
-        if self._client_state is not CONNECTED:
+                self._take(connect)  # a departure is recorded; anything else is refused
+        elif self._client_state is not CONNECTED:  # the application knew the client had left
             self._raise_closed()
         quirks = self._quirks = identify_quirks(self.scope)  # once: the flags follow from it
-        send = self._send  # Channel._deliver, written out (see close())
-        try:
-            await send(message)
-        except Exception as exc:
-            await self._send_failed(exc)
-            raise
+        if self._client_state is CONNECTED:
+            send = self._send  # Channel._deliver, written out (see close())
+            try:
+                await send(message)
+            except Exception as exc:
+                if not is_peer_gone(exc):
+                    raise
+                # The client left during the handshake: recorded, for the next send or
+                # receive to raise, as where the server accepts it silently.
+                with contextlib.suppress(WebSocketDisconnect):
+                    await self._send_failed(exc)
         self._app_state = CONNECTED  # the application_state setter, written out (see close())
         self._accepted = True
         self._refresh()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lilya_ws import (
+    ConnectionClosed,
     DenialResponseUnsupported,
     InvalidJSON,
     InvalidMessage,
@@ -770,14 +771,16 @@ async def test_other_send_errors_propagate_unchanged(error: Exception) -> None:
     assert await ws.receive_text() == "still here"
 
 
-@pytest.mark.parametrize("failing", ["websocket.accept", "websocket.close"])
-@pytest.mark.parametrize("departure", [True, False])
+@pytest.mark.parametrize(
+    ("failing", "departure"),
+    [("websocket.accept", False), ("websocket.close", True), ("websocket.close", False)],
+)
 async def test_a_failed_accept_or_close_raises_as_a_failed_send_does(
     failing: str, departure: bool
 ) -> None:
     """A departure raises ``WebSocketDisconnect`` with the server's code, any other error
     propagates unchanged; either way nothing was delivered, so the application side
-    stays where it was."""
+    stays where it was. (An accept the client left returns: the next test.)"""
     error = ClientGone("the client has disconnected") if departure else RuntimeError("a bug")
     rec = FailingSend(error, CONNECT, failing=failing)
     ws = rec.websocket()
@@ -797,13 +800,43 @@ async def test_a_failed_accept_or_close_raises_as_a_failed_send_does(
     assert ws.application_state is before
 
 
-async def test_accept_after_the_client_left_during_the_handshake_sends_nothing() -> None:
+@pytest.mark.parametrize("call", ["send_text", "receive_text"])
+async def test_an_accept_the_server_refuses_because_the_client_left_returns(call: str) -> None:
+    """uvicorn's sans-I/O and wsproto configurations refuse the accept of a client that
+    left during the handshake, the other servers take it silently: accept() returns on
+    all of them, and the next call raises with the server's code."""
+    rec = FailingSend(ClientGone("gone"), CONNECT, failing="websocket.accept")
+    rec.incoming.append({"type": "websocket.disconnect", "code": 1006})
+    ws = rec.websocket()
+    await ws.accept()
+    assert ws.application_state is WebSocketState.CONNECTED
+    assert ws.client_state is WebSocketState.DISCONNECTED
+    with pytest.raises(WebSocketDisconnect) as gone:
+        await (ws.send_text("late") if call == "send_text" else ws.receive_text())
+    assert gone.value.code == ws.close_code == 1006
+    await ws.close()  # a no-op once the peer has left
+    assert rec.sent == []
+
+
+async def test_accept_after_the_client_left_during_the_handshake_returns_and_sends_nothing() -> (
+    None
+):
     rec = Recorder({"type": "websocket.disconnect", "code": 1001})
     ws = rec.websocket()
+    await ws.accept()
     with pytest.raises(WebSocketDisconnect) as lost:
-        await ws.accept()
+        await ws.send_text("late")
     assert lost.value.code == ws.close_code == 1001
     assert ws.client_state is WebSocketState.DISCONNECTED
+    assert rec.sent == []
+
+
+async def test_accept_once_the_application_knows_the_client_left_is_refused() -> None:
+    rec = Recorder({"type": "websocket.disconnect", "code": 1001})
+    ws = rec.websocket()
+    assert (await ws.receive())["type"] == "websocket.disconnect"
+    with pytest.raises(ConnectionClosed):
+        await ws.accept()
     assert rec.sent == []
 
 

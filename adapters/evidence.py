@@ -157,12 +157,17 @@ async def _send_after_leave(probe: Probe) -> Row:
 
 async def _accept_after_leave(probe: Probe) -> Row:
     observed: dict[str, Row] = {}
-    for how, reset in (("dropped TCP", False), ("reset TCP", True)):
-        seen = await probe.accept_after_leave(reset=reset)
-        calls = [seen["accept"], *seen["sends"], seen["receive"]]
-        observed[f"client {how} before accept: accept, send, send, receive"] = [
-            _brief(call) for call in calls
-        ]
+    for steps, how, reset in (
+        ("accept,send,send,receive", "dropped TCP", False),
+        ("accept,send,send,receive", "reset TCP", True),
+        ("accept,close", "dropped TCP", False),
+        ("close", "dropped TCP", False),
+        ("accept,wait,close", "dropped TCP", False),
+    ):
+        outcomes = await probe.after_leave(steps, reset=reset)
+        when = "after the handshake" if "wait" in steps else "before accept"
+        calls = steps.replace(",wait", "").replace(",", ", ")
+        observed[f"client {how} {when}: {calls}"] = [_brief(call) for call in outcomes]
     return observed
 
 

@@ -113,14 +113,6 @@ class DisconnectSeen(TypedDict):
     sends: list[Outcome]
 
 
-class AcceptAfterLeaveSeen(TypedDict):
-    """An accept, two sends and a receive, made after the client left before the accept."""
-
-    accept: Outcome
-    sends: list[Outcome]
-    receive: Outcome
-
-
 class GoneSeen(TypedDict):
     """Two sends made after the client left but before the app called receive().
 
@@ -390,24 +382,29 @@ class Probe:
         seen["close_answered"] = answered
         return seen
 
-    async def accept_after_leave(self, *, reset: bool) -> AcceptAfterLeaveSeen:
-        """Send a handshake request and, once the app waits to accept, drop TCP (a FIN,
-        or a reset when ``reset``); then wake the app: its accept, two sends, a receive."""
+    async def after_leave(self, steps: str, *, reset: bool = False) -> list[Outcome]:
+        """Drop TCP (a FIN, or a reset when ``reset``) once the app has made the calls
+        ``steps`` names before ``wait`` (the handshake then completes first) or, with no
+        ``wait``, once it says it waits; then wake it: every call's outcome."""
         key = uuid.uuid4().hex
-        sock, _ = await asyncio.to_thread(
-            send_upgrade_request,
-            self._server.host,
-            self._server.port,
-            f"/accept-after-leave?id={key}",
-            timeout=STEP_TIMEOUT,
-        )
-        try:
-            await self.report(f"{key}-waiting")
-        finally:
-            drop(sock, reset=reset)
+        path = f"/after-leave?id={key}&steps={steps}"
+        host, port = self._server.host, self._server.port
+        if "wait" in steps:
+            handshake = await asyncio.to_thread(
+                open_handshake, host, port, path, timeout=STEP_TIMEOUT
+            )
+            handshake.abort(reset=reset)
+        else:
+            sock, _ = await asyncio.to_thread(
+                send_upgrade_request, host, port, path, timeout=STEP_TIMEOUT
+            )
+            try:
+                await self.report(f"{key}-waiting")
+            finally:
+                drop(sock, reset=reset)
         async with self._connect(f"/signal?id={key}") as ws:
             await _closed(ws)
-        return cast(AcceptAfterLeaveSeen, await self.report(key))
+        return cast("dict[str, list[Outcome]]", await self.report(key))["steps"]
 
     async def send_while_closing(self) -> Outcome:
         """Close 4001 while the app floods sends, wait for the server's answer (frames

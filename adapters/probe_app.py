@@ -260,18 +260,32 @@ async def _send_after_gone(
     _finish(params, {"sends": sends, "receive": after})
 
 
-async def _accept_after_leave(
+_LATE_STEPS: Final[Mapping[str, Message]] = {
+    "accept": {"type": "websocket.accept"},
+    "send": {"type": "websocket.send", "text": "late"},
+    "close": {"type": "websocket.close", "code": CLOSE_CODE},
+}
+
+
+async def _after_leave(
     scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
 ) -> None:
-    """Say it waits to accept (the client leaves then); once signalled, accept and send
-    twice, then receive."""
-    _finish({"id": params["id"] + "-waiting"}, {})
+    """Make the calls ``?steps=`` names (``accept``, ``send``, ``close``, ``receive``),
+    once signalled that the client has left; those before a ``wait`` step, first. With
+    no ``wait`` the app says it waits before its first step (the client leaves then)."""
+    first, _, then = params["steps"].rpartition("wait")
+    before, after = ([step for step in part.split(",") if step] for part in (first, then))
+    outcomes = [await _late_step(step, receive, send) for step in before]
+    if not before:
+        _finish({"id": params["id"] + "-waiting"}, {})
     with anyio.move_on_after(REPORT_TIMEOUT):
         await _event("signal", params["id"]).wait()
-    accept = await _call(send({"type": "websocket.accept"}))
-    sends = [await _call(send({"type": "websocket.send", "text": "late"})) for _ in range(2)]
-    after = await _call(receive())
-    _finish(params, {"accept": accept, "sends": sends, "receive": after})
+    outcomes += [await _late_step(step, receive, send) for step in after]
+    _finish(params, {"steps": outcomes})
+
+
+async def _late_step(step: str, receive: Receive, send: Send) -> Outcome:
+    return await _call(receive() if step == "receive" else send(_LATE_STEPS[step]))
 
 
 async def _flood(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
@@ -399,7 +413,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/deny": _deny,
     "/disconnect": _disconnect,
     "/send-after-gone": _send_after_gone,
-    "/accept-after-leave": _accept_after_leave,
+    "/after-leave": _after_leave,
     "/flood": _flood,
     "/two-receives": _two_receives,
     "/timed-receives": _timed_receives,

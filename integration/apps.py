@@ -250,25 +250,33 @@ async def client_leave(websocket: WebSocket) -> None:
     kit.post(websocket, report)
 
 
-async def send_after_leave(websocket: WebSocket) -> None:
-    """Once told the client has left, send twice before receiving anything.
-
-    With ``?accept=late`` the client leaves before the app accepts: the app says it
-    waits (a first report, which the client reads before leaving), and accepts once
-    told. After a TCP drop (``?how=fin`` or ``reset``) the server learns of it on its
-    own schedule (granian: sometimes after the client's next connection, so after the
-    signal): the first send is retried every 10 ms, at most ``PUSH_LIMIT`` times, until
-    it raises. After a close, the client waited for the server's answer: no retry.
-    """
-    late = websocket.query_params.get("accept") == "late"
-    if late:
+async def _accept_around_leaving(websocket: WebSocket) -> tuple[bool, p.CallOutcome]:
+    """Accept, then wait until told the client has left. With ``?accept=late`` the other
+    way round: say it waits (a first report, which the client reads before leaving),
+    and accept once told; with ``?accept=never``, only wait. Whether it was told, and
+    how the late accept went."""
+    when = websocket.query_params.get("accept")
+    accepted: p.CallOutcome = {"result": "ok"}
+    if when in ("late", "never"):
         kit.post(websocket, {"waiting to accept": True})
     else:
         await websocket.accept()
     signal = await kit.mailbox.take("signal:" + kit.token_of(websocket), p.CLIENT_WAIT)
-    accepted: p.CallOutcome = {"result": "ok"}
-    if late:
+    if when == "late":
         accepted, _ = await kit.capture(websocket.accept())
+    return signal is not None, accepted
+
+
+async def send_after_leave(websocket: WebSocket) -> None:
+    """Once the client has left (``_accept_around_leaving``), send twice before receiving
+    anything.
+
+    After a TCP drop (``?how=fin`` or ``reset``) the server learns of it on its own
+    schedule (granian: sometimes after the client's next connection, so after the
+    signal): the first send is retried every 10 ms, at most ``PUSH_LIMIT`` times, until
+    it raises. After a close, the client waited for the server's answer: no retry.
+    """
+    signalled, accepted = await _accept_around_leaving(websocket)
     tries = 1 if websocket.query_params.get("how") == "close" else p.PUSH_LIMIT
     for _ in range(tries):
         first, _ = await kit.capture(websocket.send_text("late"))
@@ -278,11 +286,19 @@ async def send_after_leave(websocket: WebSocket) -> None:
     sends = [first, (await kit.capture(websocket.send_text("late")))[0]]
     receive, _ = await kit.capture(websocket.receive_text())
     report: p.SendAfterLeaveReport = {
-        "signalled": signal is not None,
+        "signalled": signalled,
         "accept": accepted,
         "sends": sends,
         "receive": receive,
     }
+    kit.post(websocket, report)
+
+
+async def close_after_leave(websocket: WebSocket) -> None:
+    """Once the client has left (``_accept_around_leaving``), close 4003 at once."""
+    signalled, accepted = await _accept_around_leaving(websocket)
+    closed, _ = await kit.capture(websocket.close(4003))
+    report: p.CloseAfterLeaveReport = {"signalled": signalled, "accept": accepted, "close": closed}
     kit.post(websocket, report)
 
 
@@ -528,6 +544,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "deny": deny,
     "client-leave": client_leave,
     "send-after-leave": send_after_leave,
+    "close-after-leave": close_after_leave,
     "push-only": push_only,
     "reader-writer": reader_writer,
     "close-while-receiving": close_while_receiving,

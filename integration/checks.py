@@ -300,18 +300,45 @@ check("send-after-drop")(_send_after("fin"))
 
 @check("client-left-before-accept")
 async def _left_before_accept(target: Target) -> Outcome:
-    """The client sends its handshake request and, once the app says it waits to accept,
-    drops TCP (a FIN, then in a second connection a reset); then the app accepts."""
+    """The client drops TCP (a FIN, then in a second connection a reset) before the app
+    accepts; then the app accepts and sends."""
     app: dict[str, JSON] = {}
     for how in ("fin", "reset"):
         token = new_token()
         path = f"/send-after-leave?token={token}&how={how}&accept=late"
-        raw = await RawConnection.request(target, path)
-        await report(target, token)  # the app runs, and waits to accept
-        raw.abort(reset=how == "reset")
-        await signal(target, token)
+        await _leave_before_accept(target, path, token, how)
         app[how] = _sends_seen(await report(target, token))
     return {"app": app, "client": None}
+
+
+@check("close-after-leave")
+async def _close_after_leaving(target: Target) -> Outcome:
+    """The client drops TCP after the handshake, before the app accepts, or before it
+    closes instead of accepting; then the app closes 4003."""
+    app: dict[str, JSON] = {}
+    for accept, step in (("early", "after accept"), ("late", "before accept"), ("never", "")):
+        token = new_token()
+        path = f"/close-after-leave?token={token}&accept={accept}"
+        if accept == "early":
+            (await RawConnection.open(target, path)).abort(reset=False)
+            await signal(target, token)
+        else:
+            await _leave_before_accept(target, path, token, "fin")
+        seen = cast(p.CloseAfterLeaveReport, await report(target, token))
+        outcome: dict[str, JSON] = {"close()": kind(seen["close"])}
+        if accept == "late":
+            outcome = {"accept()": kind(seen["accept"]), **outcome}
+        app[step or "instead of accepting"] = outcome
+    return {"app": app, "client": None}
+
+
+async def _leave_before_accept(target: Target, path: str, token: str, how: str) -> None:
+    """Send the handshake request to ``path`` (``accept=late`` or ``never``) and, once
+    the app says it waits to accept, drop TCP (``fin`` or ``reset``) and tell it."""
+    raw = await RawConnection.request(target, path)
+    await report(target, token)  # the app runs, and waits to accept
+    raw.abort(reset=how == "reset")
+    await signal(target, token)
 
 
 async def _leave_after_first_message(target: Target, path: str, how: str) -> JSON:

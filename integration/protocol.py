@@ -181,6 +181,15 @@ class SendAfterLeaveReport(TypedDict):
     receive: CallOutcome
 
 
+class CloseAfterLeaveReport(TypedDict):
+    """``/close-after-leave``: a close once the client left; the accept, when the client
+    left before it."""
+
+    signalled: bool
+    accept: CallOutcome
+    close: CallOutcome
+
+
 class IterReport(CloseFields):
     """``/iter``: what the iterator yielded and the close code it left behind."""
 

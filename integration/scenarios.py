@@ -271,6 +271,20 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "see": ["reset-code"],
     },
     {
+        "name": "close-after-leave",
+        "title": "the client drops TCP after the handshake, before the app accepts, or before "
+        "it closes instead: close() returns",
+        "transport": "ws",
+        "expect": {
+            "app": {
+                "after accept": {"close()": "returned"},
+                "before accept": {"accept()": "returned", "close()": "returned"},
+                "instead of accepting": {"close()": "returned"},
+            },
+            "client": None,
+        },
+    },
+    {
         "name": "push-only-after-close",
         "title": "an app that only sends (every 10 ms) ends in WebSocketDisconnect after a close",
         "transport": "ws",

@@ -147,7 +147,18 @@ daphne and granian accept a send silently once the client has left
 def is_peer_gone(error: BaseException) -> bool:
     """Whether ``error``, raised by the server's ``send``, means the peer has left."""
     cls = type(error)
-    return f"{cls.__module__}.{cls.__qualname__}" in PEER_GONE_ERRORS
+    return f"{cls.__module__}.{cls.__qualname__}" in PEER_GONE_ERRORS or _closes_unopened(error)
+
+
+def _closes_unopened(error: BaseException) -> bool:
+    """uvicorn's websockets implementation closes a connection whose handshake the client
+    left with the ``close()`` of websockets' legacy protocol, which needs a task only an
+    opened connection has (``adapters/DIALECTS.md``, accept-after-leave)."""
+    return (
+        type(error) is AttributeError
+        and error.name == "transfer_data_task"
+        and type(error.obj).__module__.startswith("uvicorn.")
+    )
 
 
 def identify_quirks(scope: Mapping[str, Any]) -> ServerQuirks:

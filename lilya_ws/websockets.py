@@ -238,7 +238,8 @@ class WebSocket(Channel):
     async def close(self, code: int = NORMAL_CLOSURE, reason: str | None = None) -> None:
         """Close the connection; before ``accept()`` every server answers HTTP 403.
 
-        Once the peer has left this only marks the connection closed.
+        Once the peer has left this only marks the connection closed, on every server
+        (uvicorn's refuse the close of a departed peer, the others take it silently).
         """
         state = self._app_state
         if state is not CONNECTED and state is not CONNECTING:  # APP_NEXT's two closes
@@ -262,12 +263,15 @@ class WebSocket(Channel):
             send = self._send
             try:
                 await send(message)
-            except Exception as exc:  # not delivered: the application side is as it was
-                self._app_state = state
+            except Exception as exc:
+                if is_peer_gone(exc):  # a no-op, as where the server takes it silently
+                    with contextlib.suppress(WebSocketDisconnect):
+                        await self._send_failed(exc)
+                    return
+                self._app_state = state  # not delivered: the application side is as it was
                 self._refresh()
                 if recorded:
                     self.close_code = self.close_reason = None
-                await self._send_failed(exc)
                 raise
         if accepted and self._quirks.waits_for_close_reply:
             await self.wait_closed(CLOSE_TIMEOUT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 from urllib.parse import quote
 
@@ -159,6 +160,23 @@ def test_each_departure_error_names_a_real_class_and_only_it(name: str) -> None:
     error_class = getattr(importlib.import_module(module), qualname)
     assert is_peer_gone(error_class("gone"))
     assert not is_peer_gone(type("Subclass", (error_class,), {})("gone"))
+
+
+def test_uvicorns_close_of_a_handshake_the_client_left_is_a_departure() -> None:
+    """uvicorn's websockets implementation fails such a close with an AttributeError
+    (websockets' legacy protocol never opened): only that one means the peer left."""
+    with warnings.catch_warnings():  # the implementation and its legacy protocol are deprecated
+        warnings.simplefilter("ignore")
+        from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
+
+    unopened = object.__new__(WebSocketProtocol)
+    with pytest.raises(AttributeError) as missing:
+        _ = unopened.transfer_data_task
+    assert is_peer_gone(missing.value)
+    with pytest.raises(AttributeError) as other:
+        _ = unopened.config  # set by __init__, like the task, but another name
+    assert not is_peer_gone(other.value)
+    assert not is_peer_gone(AttributeError("transfer_data_task"))
 
 
 def test_client_address_is_normalised() -> None:

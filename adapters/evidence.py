@@ -162,6 +162,7 @@ async def _accept_after_leave(probe: Probe) -> Row:
         ("accept,send,send,receive", "reset TCP", True),
         ("accept,close", "dropped TCP", False),
         ("close", "dropped TCP", False),
+        ("deny,body,receive", "dropped TCP", False),
         ("accept,wait,close", "dropped TCP", False),
     ):
         outcomes = await probe.after_leave(steps, reset=reset)

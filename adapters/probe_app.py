@@ -264,6 +264,8 @@ _LATE_STEPS: Final[Mapping[str, Message]] = {
     "accept": {"type": "websocket.accept"},
     "send": {"type": "websocket.send", "text": "late"},
     "close": {"type": "websocket.close", "code": CLOSE_CODE},
+    "deny": {"type": "websocket.http.response.start", "status": DENIAL_STATUS, "headers": []},
+    "body": {"type": "websocket.http.response.body", "body": b"denied"},
 }
 
 

@@ -215,7 +215,10 @@ async def _denial_parts() -> AsyncIterator[str]:
 
 
 async def deny(websocket: WebSocket) -> None:
-    """Deny with a plain or streamed response; without the extension, close (403)."""
+    """Deny with a plain or streamed response; without the extension, close (403). With
+    ``?accept=never``, once the client has left (``_accept_around_leaving``)."""
+    if websocket.query_params.get("accept") == "never":
+        await _accept_around_leaving(websocket)
     headers = {"x-denial": websocket.query_params.get("kind", "plain")}
     response: Response | StreamingResponse
     if websocket.query_params.get("kind") == "streamed":

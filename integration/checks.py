@@ -33,6 +33,7 @@ from integration.client import (
     client_close,
     closed_by_server,
     http_get,
+    leave_before_accept,
     new_token,
     open_ws,
     recv,
@@ -306,7 +307,7 @@ async def _left_before_accept(target: Target) -> Outcome:
     for how in ("fin", "reset"):
         token = new_token()
         path = f"/send-after-leave?token={token}&how={how}&accept=late"
-        await _leave_before_accept(target, path, token, how)
+        await leave_before_accept(target, path, token, how)
         app[how] = _sends_seen(await report(target, token))
     return {"app": app, "client": None}
 
@@ -323,22 +324,13 @@ async def _close_after_leaving(target: Target) -> Outcome:
             (await RawConnection.open(target, path)).abort(reset=False)
             await signal(target, token)
         else:
-            await _leave_before_accept(target, path, token, "fin")
+            await leave_before_accept(target, path, token, "fin")
         seen = cast(p.CloseAfterLeaveReport, await report(target, token))
         outcome: dict[str, JSON] = {"close()": kind(seen["close"])}
         if accept == "late":
             outcome = {"accept()": kind(seen["accept"]), **outcome}
         app[step or "instead of accepting"] = outcome
     return {"app": app, "client": None}
-
-
-async def _leave_before_accept(target: Target, path: str, token: str, how: str) -> None:
-    """Send the handshake request to ``path`` (``accept=late`` or ``never``) and, once
-    the app says it waits to accept, drop TCP (``fin`` or ``reset``) and tell it."""
-    raw = await RawConnection.request(target, path)
-    await report(target, token)  # the app runs, and waits to accept
-    raw.abort(reset=how == "reset")
-    await signal(target, token)
 
 
 async def _leave_after_first_message(target: Target, path: str, how: str) -> JSON:

@@ -191,6 +191,15 @@ async def tally(target: Target, token: str) -> list[str]:
         return cast("list[str]", await recv_json(ws))
 
 
+async def leave_before_accept(target: Target, path: str, token: str, how: str) -> None:
+    """Send the handshake request to ``path`` (``accept=late`` or ``never``) and, once
+    the app says it waits to accept, drop TCP (``fin`` or ``reset``) and tell it."""
+    raw = await RawConnection.request(target, path)
+    await report(target, token)  # the app runs, and waits to accept
+    raw.abort(reset=how == "reset")
+    await signal(target, token)
+
+
 def new_token() -> str:
     return uuid.uuid4().hex
 

@@ -61,6 +61,10 @@ async def no_denial_response(target: Target) -> Outcome:
         seen = cast(p.DenialReport, await c.report(target, token))
         app[f"send_denial_response({denial})"] = seen["error"] or "sent"
         client[denial] = [status, headers.get("x-denial"), body.decode("utf-8", "replace")]
+    token = c.new_token()
+    await c.leave_before_accept(target, f"/deny?token={token}&accept=never", token, "fin")
+    seen = cast(p.DenialReport, await c.report(target, token))
+    app["send_denial_response(plain) after the client left"] = seen["error"] or "sent"
     status, _, body = await c.rejected(target, p.ENDPOINT_ROUTE + "raise-before-accept")
     client["endpoint raises before accept"] = [status, body.decode("utf-8", "replace")]
     return {"app": cast(JSON, app), "client": cast(JSON, client)}

@@ -499,7 +499,11 @@ _NO_HEADERS: Final[Outcome] = {
     "client": {"x-lilya-ws": None, "set-cookie": None},
 }
 _DENIALS: Final[Outcome] = {
-    "app": {"send_denial_response(plain)": "sent", "send_denial_response(streamed)": "sent"},
+    "app": {
+        "send_denial_response(plain)": "sent",
+        "send_denial_response(streamed)": "sent",
+        "send_denial_response(plain) after the client left": "sent",
+    },
     "client": {
         "plain": [401, "plain", "denied: plain ✓"],
         "streamed": [401, "streamed", "denied: streamed in three parts"],
@@ -632,6 +636,9 @@ INHERENT: Final[tuple[Inherent, ...]] = (
                 "app": {
                     "send_denial_response(plain)": "lilya_ws.errors.DenialResponseUnsupported",
                     "send_denial_response(streamed)": "lilya_ws.errors.DenialResponseUnsupported",
+                    "send_denial_response(plain) after the client left": (
+                        "lilya_ws.errors.DenialResponseUnsupported"
+                    ),
                 },
                 "client": {
                     "plain": [403, None, ""],

@@ -147,7 +147,17 @@ daphne and granian accept a send silently once the client has left
 def is_peer_gone(error: BaseException) -> bool:
     """Whether ``error``, raised by the server's ``send``, means the peer has left."""
     cls = type(error)
-    return f"{cls.__module__}.{cls.__qualname__}" in PEER_GONE_ERRORS or _closes_unopened(error)
+    return (
+        f"{cls.__module__}.{cls.__qualname__}" in PEER_GONE_ERRORS
+        or _closes_unopened(error)
+        or (cls is RuntimeError and error.args == (_GRANIAN_DENIAL_GONE,))
+    )
+
+
+_GRANIAN_DENIAL_GONE: Final = "ASGI flow error: Connection already upgraded"
+"""What granian's ``send`` of a denial's body raises once the client has left (its
+``RuntimeError`` for any misuse, with this text; ``adapters/DIALECTS.md``,
+accept-after-leave). lilya_ws never sends a body out of order."""
 
 
 def _closes_unopened(error: BaseException) -> bool:

@@ -280,8 +280,13 @@ class WebSocket(Channel):
         """Answer the handshake with an HTTP response instead of accepting it.
 
         Needs the ``websocket.http.response`` extension; without it raises
-        ``DenialResponseUnsupported`` (a ``RuntimeError``) and sends nothing.
+        ``DenialResponseUnsupported`` (a ``RuntimeError``) and sends nothing. A client
+        that left before the response reached it does not make this raise, on any
+        server: the rest of the response goes nowhere, as where the server takes it
+        silently.
         """
+        if self._client_state is DISCONNECTED:  # the application knew the client had left
+            self._raise_closed()
         if not self.capabilities.denial_response:
             raise DenialResponseUnsupported(
                 "The server doesn't support the Websocket Denial Response extension. "
@@ -293,8 +298,10 @@ class WebSocket(Channel):
         # Where only one body part reaches the client (granian), the parts are
         # joined and sent as one: the client gets the whole body either way.
         held: list[bytes] | None = None if self.capabilities.streamed_denial else []
+        gone = False
 
         async def send_http(message: MutableMapping[str, Any]) -> None:
+            nonlocal gone
             mtype = message.get("type")
             if mtype in ("websocket.http.response.start", "websocket.http.response.body"):
                 # Starlette's and Lilya's responses prefix the type themselves.
@@ -308,7 +315,14 @@ class WebSocket(Channel):
                 if message.get("more_body", False):
                     return
                 message = {**message, "body": b"".join(held)}
-            await self.send({**message, "type": "websocket." + mtype})
+            if gone:
+                return
+            try:
+                await self.send({**message, "type": "websocket." + mtype})
+            except WebSocketDisconnect:  # the server refused it: the client has left
+                gone = True
+                self._app_state = DISCONNECTED
+                self._refresh()
 
         async def receive_http() -> MutableMapping[str, Any]:
             # A response only listens for the client leaving; skip the pending connect.

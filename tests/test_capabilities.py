@@ -179,6 +179,14 @@ def test_uvicorns_close_of_a_handshake_the_client_left_is_a_departure() -> None:
     assert not is_peer_gone(AttributeError("transfer_data_task"))
 
 
+def test_granians_denial_to_a_departed_client_is_a_departure_by_its_text_only() -> None:
+    assert is_peer_gone(RuntimeError("ASGI flow error: Connection already upgraded"))
+    assert not is_peer_gone(RuntimeError("ASGI flow error: something else"))
+    assert not is_peer_gone(
+        type("Sub", (RuntimeError,), {})("ASGI flow error: Connection already upgraded")
+    )
+
+
 def test_client_address_is_normalised() -> None:
     async def nothing() -> dict[str, Any]:
         return {}

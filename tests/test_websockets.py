@@ -824,6 +824,43 @@ async def test_an_accept_the_server_refuses_because_the_client_left_returns(call
     assert rec.sent == []
 
 
+@pytest.mark.parametrize(
+    ("error", "failing"),
+    [
+        (ClientGone("gone"), "websocket.http.response.start"),  # uvicorn
+        (
+            RuntimeError("ASGI flow error: Connection already upgraded"),
+            "websocket.http.response.body",
+        ),
+    ],
+)
+async def test_a_denial_the_server_refuses_because_the_client_left_returns(
+    error: Exception, failing: str
+) -> None:
+    """uvicorn refuses a denial's start to a client that has left, granian its body, the
+    other servers take it silently: it returns on all of them, and the rest of the
+    response goes nowhere."""
+    rec = FailingSend(error, failing=failing)
+    ws = rec.websocket()
+    await ws.send_denial_response(StreamingResponse([b"a", b"b"], status_code=401))
+    assert ws.client_state is ws.application_state is WebSocketState.DISCONNECTED
+    assert ws.close_code == 1006
+    sent = [message["type"] for message in rec.sent]
+    assert failing not in sent
+    assert sent == (["websocket.http.response.start"] if "body" in failing else [])
+    with pytest.raises(WebSocketDisconnect):
+        await ws.receive()
+
+
+async def test_a_denial_once_the_application_knows_the_client_left_is_refused() -> None:
+    rec = Recorder({"type": "websocket.disconnect", "code": 1001})
+    ws = rec.websocket()
+    assert (await ws.receive())["type"] == "websocket.disconnect"
+    with pytest.raises(ConnectionClosed):
+        await ws.send_denial_response(Response("no", status_code=401))
+    assert rec.sent == []
+
+
 async def test_accept_after_the_client_left_during_the_handshake_returns_and_sends_nothing() -> (
     None
 ):

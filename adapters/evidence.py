@@ -52,6 +52,7 @@ PLAIN_ROWS: Final = (
     "no-denial-response",
     "close-code-range",
     "empty-messages-dropped",
+    "unencodable-text",
     "message-size-limits",
     "client-close-code",
     "reset-code",
@@ -81,6 +82,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "no-denial-response": lambda: _denial(probe),
         "close-code-range": lambda: _close_code(probe),
         "empty-messages-dropped": lambda: _empties(probe),
+        "unencodable-text": lambda: _unencodable(probe),
         "client-close-code": lambda: _leave(probe, "clean"),
         "reset-code": lambda: _leave(probe, "rst"),
         "malformed-frames": lambda: _malformed(probe, server),
@@ -136,6 +138,14 @@ async def _empties(probe: Probe) -> Row:
     return {
         "app received": [(shape["type"], shape.get("length")) for shape in received[2:4]],
         "client received of the app's '' and b''": [repr(item) for item in sent_back],
+    }
+
+
+async def _unencodable(probe: Probe) -> Row:
+    seen = await probe.unencodable()
+    return {
+        "app's send": _brief(seen["send"]),
+        "client received": [repr(m) for m in seen["client"]],
     }
 
 

@@ -113,6 +113,13 @@ class DisconnectSeen(TypedDict):
     sends: list[Outcome]
 
 
+class UnencodableSeen(TypedDict):
+    """A text with no UTF-8 the app sent: its ``send()``, and what the client got."""
+
+    send: Outcome
+    client: list[str | bytes]
+
+
 class GoneSeen(TypedDict):
     """Two sends made after the client left but before the app called receive().
 
@@ -153,6 +160,7 @@ class Dialect(TypedDict):
     send_after_abrupt_close: GoneSeen
     app_close: AppCloseSeen
     close_1011: CloseCodeSeen
+    unencodable: UnencodableSeen
     inbound: dict[str, str]
     outbound: dict[str, str]
 
@@ -171,10 +179,10 @@ async def measure(server: RunningServer) -> Dialect:
     clean, fin, rst = (ensure(probe.disconnect(how)) for how in ("clean", "fin", "rst"))
     gone_clean, gone_abrupt = (ensure(probe.send_after_gone(abrupt=a)) for a in (False, True))
     app_close = ensure(probe.app_close())
-    close_1011 = ensure(probe.close_1011())
+    close_1011, unencodable = ensure(probe.close_1011()), ensure(probe.unencodable())
     await asyncio.gather(
         *(scope, shapes, accept, refused, single, streamed),
-        *(clean, fin, rst, gone_clean, gone_abrupt, app_close, close_1011),
+        *(clean, fin, rst, gone_clean, gone_abrupt, app_close, close_1011, unencodable),
     )
     inbound = await asyncio.gather(*(probe.size_in(size) for size in SIZES))
     outbound = await asyncio.gather(*(probe.size_out(size) for size in SIZES))
@@ -199,6 +207,7 @@ async def measure(server: RunningServer) -> Dialect:
         "send_after_abrupt_close": gone_abrupt.result(),
         "app_close": app_close.result(),
         "close_1011": close_1011.result(),
+        "unencodable": unencodable.result(),
         "inbound": dict(zip(map(str, SIZES), inbound, strict=True)),
         "outbound": dict(zip(map(str, SIZES), outbound, strict=True)),
     }
@@ -252,6 +261,7 @@ def capabilities_from(dialect: Dialect) -> ServerCapabilities:
         send_after_close=_send_kind(error["mro"] if error else None),
         send_after_close_error=error["type"] if error else None,
         standard_close_codes=dialect["close_1011"]["code"] == 1011,
+        unencodable_text_raises=dialect["unencodable"]["send"]["result"] == "raised",
     )
 
 
@@ -303,6 +313,17 @@ class Probe:
             while not isinstance(reply := await _bounded(ws.recv()), str) or not reply:
                 empties.append(reply)
         return cast("list[MessageShape]", json.loads(reply)), empties
+
+    async def unencodable(self) -> UnencodableSeen:
+        """The app sends a text with no UTF-8, then ``end``: how its send went, and what
+        the client got before ``end``."""
+        key = uuid.uuid4().hex
+        received: list[str | bytes] = []
+        async with self._connect(f"/unencodable?id={key}") as ws:
+            while (message := await _bounded(ws.recv())) != "end":
+                received.append(message)
+        app = cast("dict[str, Outcome]", await self.report(key))
+        return {"send": app["send"], "client": received}
 
     async def accept(self, code: int | None = None, reason: str | None = None) -> AcceptSeen:
         """Accept with a header, then close with ``code`` and ``reason`` (default: the

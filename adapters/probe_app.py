@@ -154,6 +154,21 @@ async def _shapes(scope: Scope, receive: Receive, send: Send, params: Mapping[st
             shapes.append(message_shape(message))
 
 
+UNENCODABLE_TEXT: Final = "half \ud800"
+"""A text with no UTF-8: a lone surrogate."""
+
+
+async def _unencodable(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Send a text with no UTF-8, then ``end``; store how the first send went."""
+    await send({"type": "websocket.accept"})
+    sent = await _call(send({"type": "websocket.send", "text": UNENCODABLE_TEXT}))
+    await send({"type": "websocket.send", "text": "end"})
+    _finish(params, {"send": sent})
+    await _drain(receive)
+
+
 async def _accept_headers(
     scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
 ) -> None:
@@ -416,6 +431,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/disconnect": _disconnect,
     "/send-after-gone": _send_after_gone,
     "/after-leave": _after_leave,
+    "/unencodable": _unencodable,
     "/flood": _flood,
     "/two-receives": _two_receives,
     "/timed-receives": _timed_receives,

@@ -112,6 +112,18 @@ async def empty(websocket: WebSocket) -> None:
     await kit.drain(websocket)
 
 
+async def unencodable(websocket: WebSocket) -> None:
+    """Send a text with no UTF-8 with ``send_text``, then inside ``send_json``, then
+    ``end``; report both sends."""
+    await websocket.accept()
+    text_sent, _ = await kit.capture(websocket.send_text(p.UNENCODABLE_TEXT))
+    json_sent, _ = await kit.capture(websocket.send_json({"text": p.UNENCODABLE_TEXT}))
+    await websocket.send_text(p.END)
+    report: p.UnencodableReport = {"send_text": text_sent, "send_json": json_sent}
+    kit.post(websocket, report)
+    await kit.drain(websocket)
+
+
 async def observe(websocket: WebSocket) -> None:
     """Receive until the connection ends (or ``?wait=`` seconds, at most ``CLIENT_WAIT``);
     report every message's kind and length, and how receiving ended."""
@@ -538,6 +550,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "echo": echo,
     "echo-json": echo_json,
     "empty": empty,
+    "unencodable": unencodable,
     "observe": observe,
     "connection-data": connection_data,
     "subprotocol": subprotocol,

@@ -119,6 +119,19 @@ async def empty_messages(target: Target) -> Outcome:
     return {"app": seen, "client": None}
 
 
+@check("unencodable-text")
+async def unencodable_text(target: Target) -> Outcome:
+    """The app sends a text with no UTF-8: what it saw, and what reached the client."""
+    token = new_token()
+    received: list[JSON] = []
+    async with open_ws(target, f"/unencodable?token={token}") as ws:
+        while (message := await recv(ws)) != p.END:
+            received.append(repr(message))
+    seen = cast(p.UnencodableReport, await report(target, token))
+    app: JSON = {"send_text": kind(seen["send_text"]), "send_json": kind(seen["send_json"])}
+    return {"app": app, "client": {"received before end": received}}
+
+
 def _large(size: int) -> Check:
     async def run(target: Target) -> Outcome:
         data = os.urandom(size)

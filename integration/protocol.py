@@ -58,6 +58,8 @@ SECRET: Final = "secret-internal-detail-7f3a"
 APP_MAX_MESSAGE_SIZE: Final = 1024
 NON_ASCII_TEXT: Final = "héllo wörld ✓ 日本語 🎉"
 END: Final = "end"
+UNENCODABLE_TEXT: Final = "half \ud800"
+"""A text with no UTF-8: a lone surrogate."""
 
 IterKind = Literal["text", "bytes", "json"]
 
@@ -196,6 +198,13 @@ class IterReport(CloseFields):
     received: list[str]
     error: CallOutcome
     """What the loop raised (``{"result": "ok"}``: it ended normally)."""
+
+
+class UnencodableReport(TypedDict):
+    """``/unencodable``: a text with no UTF-8 sent by ``send_text``, and inside ``send_json``."""
+
+    send_text: CallOutcome
+    send_json: CallOutcome
 
 
 class EmptySendsReport(TypedDict):

@@ -172,6 +172,15 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "see": ["message-size-limits"],
     },
     {
+        "name": "unencodable-text",
+        "title": "a text with no UTF-8 (a lone surrogate): refused before the server, nothing sent",
+        "transport": "ws",
+        "expect": {
+            "app": {"send_text": "InvalidMessage", "send_json": "InvalidMessage"},
+            "client": {"received before end": []},
+        },
+    },
+    {
         "name": "connection-data",
         "title": "path, query, headers, cookies, url, client as the app sees them",
         "transport": "ws",

@@ -78,6 +78,9 @@ class ServerQuirks:
     silent_after_departure: bool = False
     """A send after the peer left returns as if delivered: only a pending receive can
     tell (``readahead.py``). The ASGI spec asks servers to raise instead."""
+    empties_unencodable_text: bool = False
+    """A text with no UTF-8 (a lone surrogate) reaches the client as an empty text,
+    where the other servers' ``send`` raises ``UnicodeEncodeError``."""
     sends_as_given: bool = field(init=False)
     """Every payload reaches the client as sent: a send needs no check at all."""
     longest_unchecked: int = field(init=False)
@@ -117,6 +120,7 @@ def quirks_of(family: str) -> ServerQuirks:
         waits_for_close_reply=any(server.waits_for_close_reply for server in members),
         defers_close_reply=not all(fact.answers_close_without_receive for fact in facts),
         silent_after_departure=any(fact.send_after_close == "silent" for fact in facts),
+        empties_unencodable_text=not all(fact.unencodable_text_raises for fact in facts),
     )
     return NO_QUIRKS if replace(quirks, server="") == NO_QUIRKS else quirks
 

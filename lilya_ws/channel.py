@@ -40,6 +40,7 @@ from lilya_ws.states import (
     refused_receive,
     refused_send,
 )
+from lilya_ws.validation import unencodable_text
 
 if TYPE_CHECKING:
     from lilya_ws.types import AnyReceive, AnySend, WebSocketReceiveMessage
@@ -337,7 +338,11 @@ class Channel(Connection):
 
     async def _send_failed(self, error: Exception) -> None:
         """Raise ``WebSocketDisconnect`` when the server's ``send`` failed because the peer
-        is gone, with the code the server reports for the departure; return otherwise."""
+        is gone, with the code the server reports for the departure, and
+        ``InvalidMessage`` for a text with no UTF-8 (the server sent nothing); return
+        otherwise."""
+        if isinstance(error, UnicodeEncodeError):
+            raise unencodable_text(error) from error
         if not is_peer_gone(error):
             return
         if self._client_state is CONNECTED:  # wait for the server's code: the disconnect

@@ -48,7 +48,8 @@ def validate_close(code: int, reason: str | None) -> None:
     """Check a close code and reason against RFC 6455 §7.4 and §5.5.
 
     Raises ``InvalidMessage`` for a code outside 1000-4999, a reserved code
-    (1004-1006, 1015, and the unassigned 1016-2999) or a reason over 123 bytes.
+    (1004-1006, 1015, and the unassigned 1016-2999), or a reason over 123 bytes in
+    UTF-8 or with no UTF-8 at all (a lone surrogate).
     """
     if isinstance(code, bool) or not isinstance(code, int):
         raise InvalidMessage(f"Close code must be an int, not {type(code).__name__}")
@@ -60,7 +61,10 @@ def validate_close(code: int, reason: str | None) -> None:
     if reason is not None:
         if not isinstance(reason, str):
             raise InvalidMessage(f"Close reason must be a str, not {type(reason).__name__}")
-        size = len(reason.encode("utf-8"))
+        try:
+            size = len(reason.encode("utf-8"))
+        except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 for it
+            raise InvalidMessage(f"Close reason is not valid Unicode text: {exc.reason}") from exc
         if size > MAX_CLOSE_REASON_BYTES:
             raise InvalidMessage(
                 f"Close reason is {size} bytes in UTF-8; at most "

@@ -93,6 +93,9 @@ class ServerCapabilities:
     """Qualified class of the exception ``send()`` raises then, if any."""
     standard_close_codes: bool
     """The server sends a registered RFC 6455 code (1011) the app closes with."""
+    unencodable_text_raises: bool
+    """An app's ``websocket.send`` of a text with no UTF-8 (a lone surrogate) raises
+    ``UnicodeEncodeError``; otherwise the client gets an empty text instead."""
 
     @property
     def scope_has_extensions(self) -> bool:
@@ -151,6 +154,7 @@ _UVICORN_WEBSOCKETS: Final = ServerCapabilities(
     send_after_close="oserror",
     send_after_close_error="uvicorn.protocols.utils.ClientDisconnected",
     standard_close_codes=True,
+    unencodable_text_raises=True,
 )
 """``--ws websockets`` (legacy): an abrupt drop's 1006 is a ``websockets.frames.CloseCode``.
 The other records but daphne's are written as their differences from this one."""
@@ -205,6 +209,7 @@ _DAPHNE: Final = ServerCapabilities(
     send_after_close="silent",
     send_after_close_error=None,
     standard_close_codes=False,
+    unencodable_text_raises=True,
 )
 
 _GRANIAN: Final = replace(
@@ -220,6 +225,7 @@ _GRANIAN: Final = replace(
     answers_close_without_receive=False,  # adapters/DIALECTS.md: defers-close-reply
     send_after_close="silent",
     send_after_close_error=None,
+    unencodable_text_raises=False,  # adapters/DIALECTS.md: unencodable-text
 )
 
 SERVERS: Final[Mapping[str, Server]] = {

@@ -9,7 +9,7 @@ each message what its server can carry. Every violation is an
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from lilya_ws.capabilities import (
@@ -31,6 +31,8 @@ __all__ = [
     "checked_accept_headers",
     "checked_close",
     "checked_payload",
+    "text_checked",
+    "unencodable_text",
 ]
 
 _NORMAL_CLOSE: Final[Mapping[str, Any]] = {"type": "websocket.close", "code": NORMAL_CLOSURE}
@@ -126,6 +128,33 @@ def _warn_dropped(what: str, needed: tuple[int, int], capabilities: Capabilities
         why = f"{capabilities.quirks.server} drops it"
     # The caller's caller: the application's accept() or close().
     warnings.warn(f"Not sending {what}: {why}", ServerCapabilityWarning, stacklevel=4)
+
+
+def unencodable_text(error: UnicodeEncodeError) -> InvalidMessage:
+    """The error for a text with no UTF-8 (a lone surrogate): no server can send it."""
+    return InvalidMessage(
+        f"The text cannot be sent: no UTF-8 for {error.object[error.start : error.end]!r}"
+        f" at {error.start} ({error.reason})"
+    )
+
+
+def text_checked(send: Callable[[Any], Awaitable[object]]) -> Callable[[Any], Awaitable[object]]:
+    """``send``, refusing a text with no UTF-8 before the server gets it: granian sends
+    one as an empty text (``adapters/DIALECTS.md``, unencodable-text), where the other
+    servers raise ``UnicodeEncodeError`` (which ``Channel._send_failed`` turns into the
+    same ``InvalidMessage``). A plain function returning the server's awaitable: no
+    coroutine of its own per message."""
+
+    def send_checked(message: Mapping[str, Any]) -> Awaitable[object]:
+        text = message.get("text")
+        if text is not None and not text.isascii():  # isascii: O(1) on a str
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise unencodable_text(exc) from exc
+        return send(message)
+
+    return send_checked
 
 
 def check_send_size(payload: str | bytes, quirks: ServerQuirks) -> None:

@@ -51,7 +51,13 @@ from lilya_ws.states import (
     RESPONSE,
     WebSocketState,
 )
-from lilya_ws.validation import check_send_size, checked_accept, checked_close, checked_payload
+from lilya_ws.validation import (
+    check_send_size,
+    checked_accept,
+    checked_close,
+    checked_payload,
+    text_checked,
+)
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
@@ -232,6 +238,8 @@ class WebSocket(Channel):
         self._app_state = CONNECTED  # the application_state setter, written out (see close())
         self._accepted = True
         self._refresh()
+        if quirks.empties_unencodable_text:
+            self._send = text_checked(self._send)
         if quirks.silent_after_departure:
             call_soon(self._read_ahead_if_idle)
 

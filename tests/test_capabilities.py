@@ -179,6 +179,11 @@ def test_uvicorns_close_of_a_handshake_the_client_left_is_a_departure() -> None:
     assert not is_peer_gone(AttributeError("transfer_data_task"))
 
 
+def test_only_granian_empties_a_text_with_no_utf8() -> None:
+    assert GRANIAN.empties_unencodable_text
+    assert not any(quirks.empties_unencodable_text for quirks in (DAPHNE, HYPERCORN, NO_QUIRKS))
+
+
 def test_granians_denial_to_a_departed_client_is_a_departure_by_its_text_only() -> None:
     assert is_peer_gone(RuntimeError("ASGI flow error: Connection already upgraded"))
     assert not is_peer_gone(RuntimeError("ASGI flow error: something else"))

@@ -158,6 +158,29 @@ async def test_empty_messages_are_received_as_empty_not_none(dialect: str) -> No
         assert await client.receive_text() == "ok"
 
 
+async def test_a_text_with_no_utf8_is_refused_and_nothing_is_sent(dialect: str) -> None:
+    """Six servers raise ``UnicodeEncodeError``, granian sends an empty text instead:
+    ``InvalidMessage`` on all of them, and the connection goes on."""
+    refused: list[InvalidMessage] = []
+
+    async def app(ws: WebSocket) -> None:
+        await ws.accept()
+        for attempt in (ws.send_text("half \ud800"), ws.send_json(["\udfff"])):
+            with pytest.raises(InvalidMessage, match="no UTF-8 for") as caught:
+                await attempt
+            refused.append(caught.value)
+        await ws.send_text("héllo")  # not ASCII, and fine
+        await ws.close()
+
+    async with connect(scripted(app), dialect=dialect) as client:
+        assert await client.receive_text() == "héllo"
+    assert [str(error) for error in refused] == [
+        "The text cannot be sent: no UTF-8 for '\\ud800' at 5 (surrogates not allowed)",
+        "The text cannot be sent: no UTF-8 for '\\udfff' at 2 (surrogates not allowed)",
+    ]
+    assert all(isinstance(error.__cause__, UnicodeEncodeError) for error in refused)
+
+
 async def test_invalid_json_keeps_payload_and_close_for_sends_1007(dialect: str) -> None:
     payloads: list[str | bytes] = []
 
@@ -347,6 +370,7 @@ async def test_invalid_accept_is_refused_before_sending(kwargs: Any, match: str)
         (5000, None, "cannot be sent"),
         (True, None, "must be an int"),
         (1000, "é" * 62, "124 bytes"),
+        (4000, "half \ud800", "not valid Unicode text: surrogates not allowed"),
     ],
 )
 async def test_invalid_close_is_refused_before_sending(code: Any, reason: Any, match: str) -> None:

@@ -136,6 +136,13 @@ class TestWebSocket:
         if mtype == "websocket.send":
             text, data = message.get("text"), message.get("bytes")
             payload: str | bytes = text if text is not None else bytes(data or b"")
+            if text is not None and not text.isascii():
+                try:
+                    text.encode("utf-8")  # what the server puts on the wire
+                except UnicodeEncodeError:
+                    if not self.dialect.empties_unencodable_text:
+                        raise
+                    payload = ""
             if payload or not self.dialect.drops_empty_sends:
                 self._from_app.send_nowait(payload)
         elif mtype == "websocket.close":

@@ -58,6 +58,9 @@ class Dialect:
     close_codes: tuple[range, ...] | None = None
     """The only close codes the server sends after accepting; others make its
     ``send`` raise (daphne's autobahn raises a bare ``Exception``)."""
+    empties_unencodable_text: bool = False
+    """A text with no UTF-8 (a lone surrogate) goes out empty; otherwise ``send``
+    raises ``UnicodeEncodeError``."""
 
 
 _CLIENT_AS: Final[Mapping[str, Literal["tuple", "list", "str-port"]]] = {
@@ -93,6 +96,7 @@ def preset(server: Server) -> Dialect:
         close_reason=facts.close_reason,
         streamed_denial=facts.streamed_denial,
         close_codes=None if facts.standard_close_codes else server.close_codes,
+        empties_unencodable_text=not facts.unencodable_text_raises,
     )
 
 

@@ -21,6 +21,7 @@ import struct
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -53,6 +54,7 @@ PLAIN_ROWS: Final = (
     "close-code-range",
     "empty-messages-dropped",
     "unencodable-text",
+    "request-header-bytes",
     "message-size-limits",
     "client-close-code",
     "reset-code",
@@ -83,6 +85,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "close-code-range": lambda: _close_code(probe),
         "empty-messages-dropped": lambda: _empties(probe),
         "unencodable-text": lambda: _unencodable(probe),
+        "request-header-bytes": lambda: _header_bytes(probe, server),
         "client-close-code": lambda: _leave(probe, "clean"),
         "reset-code": lambda: _leave(probe, "rst"),
         "malformed-frames": lambda: _malformed(probe, server),
@@ -147,6 +150,44 @@ async def _unencodable(probe: Probe) -> Row:
         "app's send": _brief(seen["send"]),
         "client received": [repr(m) for m in seen["client"]],
     }
+
+
+HEADER_VALUES: Final = {"UTF-8": "café".encode(), "latin-1": b"caf\xe9", "control": b"a\x01b"}
+"""Request header values a client library would not send."""
+
+
+async def _header_bytes(probe: Probe, server: RunningServer) -> Row:
+    """A raw request with an ``x-value`` header per value: the server's status line (or
+    none within ``WIRE_TIMEOUT``) and, once accepted, the bytes the app got."""
+
+    def status_of(path: str, value: bytes) -> str:
+        request = (
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            ).encode()
+            + b"X-Value: "
+            + value
+            + b"\r\n\r\n"
+        )
+        with socket.create_connection((server.host, server.port), timeout=WIRE_TIMEOUT) as sock:
+            sock.sendall(request)
+            head = b""
+            try:
+                while b"\r\n" not in head and (chunk := sock.recv(65536)):
+                    head += chunk
+            except TimeoutError:
+                return f"no answer within {WIRE_TIMEOUT:g} s"
+        return head.split(b"\r\n")[0].decode("latin-1") or "closed without an answer"
+
+    observed: dict[str, Row] = {}
+    for name, value in HEADER_VALUES.items():
+        key = uuid.uuid4().hex
+        status = await asyncio.to_thread(status_of, f"/header?id={key}", value)
+        app = await probe.report(key) if " 101 " in status else None
+        observed[name] = {"status": status, "app": app}
+    return observed
 
 
 async def _leave(probe: Probe, how: str) -> Row:

@@ -154,6 +154,16 @@ async def _shapes(scope: Scope, receive: Receive, send: Send, params: Mapping[st
             shapes.append(message_shape(message))
 
 
+async def _header(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Store the raw bytes of the request's ``x-value`` header; accept, then close."""
+    headers = scope.get("headers")
+    pairs = headers if isinstance(headers, list) else []
+    _finish(params, {"x-value": [repr(v) for name, v in pairs if name.lower() == b"x-value"]})
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 1000})
+    await _drain(receive)
+
+
 UNENCODABLE_TEXT: Final = "half \ud800"
 """A text with no UTF-8: a lone surrogate."""
 
@@ -432,6 +442,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/send-after-gone": _send_after_gone,
     "/after-leave": _after_leave,
     "/unencodable": _unencodable,
+    "/header": _header,
     "/flood": _flood,
     "/two-receives": _two_receives,
     "/timed-receives": _timed_receives,

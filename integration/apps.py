@@ -534,6 +534,13 @@ async def max_size(websocket: WebSocket) -> None:
     kit.post(websocket, {"error": outcome})
 
 
+async def header_value(websocket: WebSocket) -> None:
+    """Report the request's ``x-value`` header as the app reads it; accept, then close."""
+    kit.post(websocket, {"x-value": websocket.headers.get("x-value")})
+    await websocket.accept()
+    await websocket.close()
+
+
 async def origin(websocket: WebSocket) -> None:
     """Allow only the origin named in ``?allow=`` (the browser checks name their page's or
     another); report what ``enforce_origin`` did, and send back the ``Origin`` accepted."""
@@ -573,6 +580,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "iter": iterate,
     "max-size": max_size,
     "origin": origin,
+    "header-value": header_value,
 }
 """Scenario apps by the first segment of the path."""
 

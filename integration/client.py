@@ -243,9 +243,12 @@ class RawConnection:
         self._writer = writer
 
     @classmethod
-    async def request(cls, target: Target, path: str) -> RawConnection:
-        """Connect and send the opening handshake's request, not waiting for the answer
-        (the server runs the app, which has not accepted yet)."""
+    async def request(
+        cls, target: Target, path: str, headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> RawConnection:
+        """Connect and send the opening handshake's request, with ``headers`` as given
+        (bytes no client library would send), not waiting for the answer (the server
+        runs the app, which has not accepted yet)."""
         reader, writer = await bounded(
             asyncio.open_connection(target.host, target.port, ssl=target.ssl_context())
         )
@@ -254,8 +257,10 @@ class RawConnection:
             (
                 f"GET {path} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
             ).encode("ascii")
+            + b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+            + b"\r\n"
         )
         return cls(reader, writer)
 
@@ -263,12 +268,20 @@ class RawConnection:
     async def open(cls, target: Target, path: str) -> RawConnection:
         """Connect and complete the opening handshake (status 101 or :class:`CheckFailed`)."""
         raw = await cls.request(target, path)
-        head = await bounded(raw._reader.readuntil(b"\r\n\r\n"))
-        status = int(head.split(b" ", 2)[1])
+        status = await raw.status(STEP_TIMEOUT)
         if status != 101:
             raw.close()
-            raise CheckFailed(f"handshake answered HTTP {status}")
+            raise CheckFailed(f"handshake answered {status}")
         return raw
+
+    async def status(self, timeout: float) -> int | str:
+        """The status of the server's answer to the request, ``"no answer"`` when none
+        came within ``timeout`` (or the server closed the connection first)."""
+        try:
+            head = await asyncio.wait_for(self._reader.readuntil(b"\r\n\r\n"), timeout)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            return "no answer"
+        return int(head.split(b" ", 2)[1])
 
     def send_frame(self, opcode: int, payload: bytes, *, masked: bool = True) -> None:
         """One final frame; clients must mask (RFC 6455 section 5.3), ``masked=False`` does not."""

@@ -198,6 +198,27 @@ async def repeated_headers_joined(target: Target) -> Outcome:
     return {"app": {'headers.getall("x-multi")': list(data["header_multi"])}, "client": None}
 
 
+@check("request-header-bytes")
+async def request_header_bytes(target: Target) -> Outcome:
+    """A request header whose value is not ASCII (UTF-8, latin-1) or holds a control
+    byte: what the app reads from ``headers``, or the server's answer without it."""
+    app: dict[str, JSON] = {}
+    for name, value in p.ODD_HEADER_VALUES.items():
+        token = c.new_token()
+        raw = await c.RawConnection.request(
+            target, f"/header-value?token={token}", [(b"x-value", value)]
+        )
+        try:
+            status = await raw.status(p.HANG_LIMIT)
+        finally:
+            raw.close()
+        if status == 101:
+            app[name] = cast("dict[str, JSON]", await c.report(target, token))["x-value"]
+        else:
+            app[name] = status if isinstance(status, str) else f"HTTP {status}"
+    return {"app": app, "client": None}
+
+
 @check("close-reply-code")
 async def close_reply_code(target: Target) -> Outcome:
     """The code of the server's answer to the client's close frame (4001)."""

@@ -7,6 +7,7 @@ JSON objects; their shapes are the ``TypedDict``s below.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final, Literal, TypedDict
 
 # Routes served by ``integration.apps:app`` (the first path segment selects the app).
@@ -58,6 +59,12 @@ SECRET: Final = "secret-internal-detail-7f3a"
 APP_MAX_MESSAGE_SIZE: Final = 1024
 NON_ASCII_TEXT: Final = "héllo wörld ✓ 日本語 🎉"
 END: Final = "end"
+ODD_HEADER_VALUES: Final[Mapping[str, bytes]] = {
+    "UTF-8": "café".encode(),
+    "latin-1": "café".encode("latin-1"),
+    "control byte": b"a\x01b",
+}
+"""Request header values a client library would not send: not ASCII, or with a CTL."""
 UNENCODABLE_TEXT: Final = "half \ud800"
 """A text with no UTF-8: a lone surrogate."""
 

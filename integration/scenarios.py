@@ -566,6 +566,13 @@ _RESET_1006: Final[Outcome] = {
     "app": {"receive after FIN": 1006, "receive after RST": 1006, "push-only send after RST": 1006},
     "client": None,
 }
+
+
+def _header_values(utf8: str = "cafÃ©", latin1: str = "café", control: str = "a\x01b") -> Outcome:
+    """``request-header-bytes``: the app's reading of each value, or the server's answer."""
+    return {"app": {"UTF-8": utf8, "latin-1": latin1, "control byte": control}, "client": None}
+
+
 _WSS: Final[Outcome] = {"app": {"url.scheme": "wss", 'scope["scheme"]': "wss"}, "client": None}
 _HEADERS_APART: Final[Outcome] = {
     "app": {'headers.getall("x-multi")': ["one", "two"]},
@@ -779,6 +786,25 @@ INHERENT: Final[tuple[Inherent, ...]] = (
             "hypercorn-trio": _HEADERS_APART,
             "daphne": {"app": {'headers.getall("x-multi")': ["one,two"]}, "client": None},
             "granian": _HEADERS_APART,
+        },
+    },
+    {
+        "id": "request-header-bytes",
+        "title": "request header values that are not ASCII (UTF-8, latin-1) or hold a "
+        "control byte, as the app reads them",
+        "transport": "ws",
+        "reason": "the server refuses the handshake before the app runs: uvicorn's "
+        "websockets implementation answers 500 to any byte over 0x7F and 400 to a control "
+        "byte, granian 400 to a control byte, and uvicorn's sans-I/O one never answers "
+        "a control byte; the others pass the bytes on (lilya_ws reads them as latin-1)",
+        "expect": {
+            "uvicorn-websockets": _header_values("HTTP 500", "HTTP 500", "HTTP 400"),
+            "uvicorn-websockets-sansio": _header_values(control="no answer"),
+            "uvicorn-wsproto": _header_values(),
+            "hypercorn-asyncio": _header_values(),
+            "hypercorn-trio": _header_values(),
+            "daphne": _header_values(),
+            "granian": _header_values(control="HTTP 400"),
         },
     },
     {

@@ -55,6 +55,7 @@ PLAIN_ROWS: Final = (
     "empty-messages-dropped",
     "unencodable-text",
     "request-header-bytes",
+    "lifespan-state",
     "message-size-limits",
     "client-close-code",
     "reset-code",
@@ -86,6 +87,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "empty-messages-dropped": lambda: _empties(probe),
         "unencodable-text": lambda: _unencodable(probe),
         "request-header-bytes": lambda: _header_bytes(probe, server),
+        "lifespan-state": lambda: _lifespan_state(probe),
         "client-close-code": lambda: _leave(probe, "clean"),
         "reset-code": lambda: _leave(probe, "rst"),
         "malformed-frames": lambda: _malformed(probe, server),
@@ -188,6 +190,12 @@ async def _header_bytes(probe: Probe, server: RunningServer) -> Row:
         app = await probe.report(key) if " 101 " in status else None
         observed[name] = {"status": status, "app": app}
     return observed
+
+
+async def _lifespan_state(probe: Probe) -> Row:
+    """``scope["state"]`` of a connection, after lifespan startup stored a key in it."""
+    state = (await probe.scope()).get("state")
+    return {"scope state": "absent" if state is None else state["value"]}
 
 
 async def _leave(probe: Probe, how: str) -> Row:

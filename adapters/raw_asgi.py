@@ -9,7 +9,7 @@ of ``integration/`` and ``bench/``, whichever way those type their callables.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol, TypeAlias, TypeVar
+from typing import Any, Final, Protocol, TypeAlias, TypeVar
 
 Scope: TypeAlias = Mapping[str, object]
 Message: TypeAlias = Mapping[str, object]
@@ -36,11 +36,21 @@ ReceiveT = TypeVar("ReceiveT", bound=AnyReceive)
 SendT = TypeVar("SendT", bound=AnySend)
 
 
-async def serve_lifespan(receive: AnyReceive, send: AnySend) -> None:
-    """Acknowledge lifespan startup and shutdown so servers log nothing about it."""
+LIFESPAN_STATE: Final = ("lifespan", "startup ran")
+"""What lifespan startup stores in ``scope["state"]``, where the server gives one, for
+the connections' scopes to show (``adapters/DIALECTS.md``, lifespan-state)."""
+
+
+async def serve_lifespan(scope: Scope, receive: AnyReceive, send: AnySend) -> None:
+    """Acknowledge lifespan startup and shutdown so servers log nothing about it; at
+    startup, store ``LIFESPAN_STATE`` in the lifespan state."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            state = scope.get("state")
+            if isinstance(state, dict):
+                key, value = LIFESPAN_STATE
+                state[key] = value
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
@@ -63,7 +73,7 @@ def websocket_only(
         if scope["type"] == "websocket":
             await handler(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await serve_lifespan(receive, send)
+            await serve_lifespan(scope, receive, send)
         else:
             await not_found(send)
 

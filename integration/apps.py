@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 import anyio
 import anyio.lowlevel
 
-from adapters.raw_asgi import websocket_only
+from adapters.raw_asgi import LIFESPAN_STATE, websocket_only
 from integration import appkit as kit
 from integration import protocol as p
 from lilya_ws import (
@@ -534,6 +534,14 @@ async def max_size(websocket: WebSocket) -> None:
     kit.post(websocket, {"error": outcome})
 
 
+async def state(websocket: WebSocket) -> None:
+    """Send back what lifespan startup stored in the state (``websocket_only`` stores it)."""
+    await websocket.accept()
+    key, _ = LIFESPAN_STATE
+    await websocket.send_json({"websocket.state." + key: getattr(websocket.state, key, None)})
+    await kit.drain(websocket)
+
+
 async def header_value(websocket: WebSocket) -> None:
     """Report the request's ``x-value`` header as the app reads it; accept, then close."""
     kit.post(websocket, {"x-value": websocket.headers.get("x-value")})
@@ -581,6 +589,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "max-size": max_size,
     "origin": origin,
     "header-value": header_value,
+    "state": state,
 }
 """Scenario apps by the first segment of the path."""
 

@@ -219,6 +219,12 @@ async def request_header_bytes(target: Target) -> Outcome:
     return {"app": app, "client": None}
 
 
+@check("lifespan-state")
+async def lifespan_state(target: Target) -> Outcome:
+    async with c.open_ws(target, "/state") as ws:
+        return {"app": await c.recv_json(ws), "client": None}
+
+
 @check("close-reply-code")
 async def close_reply_code(target: Target) -> Outcome:
     """The code of the server's answer to the client's close frame (4001)."""

@@ -573,6 +573,10 @@ def _header_values(utf8: str = "cafÃ©", latin1: str = "café", control: str = 
     return {"app": {"UTF-8": utf8, "latin-1": latin1, "control byte": control}, "client": None}
 
 
+_STATE_STORED: Final[Outcome] = {
+    "app": {"websocket.state.lifespan": "startup ran"},
+    "client": None,
+}
 _WSS: Final[Outcome] = {"app": {"url.scheme": "wss", 'scope["scheme"]': "wss"}, "client": None}
 _HEADERS_APART: Final[Outcome] = {
     "app": {'headers.getall("x-multi")': ["one", "two"]},
@@ -805,6 +809,27 @@ INHERENT: Final[tuple[Inherent, ...]] = (
             "hypercorn-trio": _header_values(),
             "daphne": _header_values(),
             "granian": _header_values(control="HTTP 400"),
+        },
+    },
+    {
+        "id": "lifespan-state",
+        "title": "what lifespan startup stored in the state, as websocket.state shows it",
+        "transport": "ws",
+        "reason": "daphne sends no lifespan events and no state: nothing an app stores at "
+        "startup reaches its connections",
+        "expect": {
+            **dict.fromkeys(
+                (
+                    "uvicorn-websockets",
+                    "uvicorn-websockets-sansio",
+                    "uvicorn-wsproto",
+                    "hypercorn-asyncio",
+                    "hypercorn-trio",
+                    "granian",
+                ),
+                _STATE_STORED,
+            ),
+            "daphne": {"app": {"websocket.state.lifespan": None}, "client": None},
         },
     },
     {

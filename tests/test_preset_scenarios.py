@@ -35,6 +35,7 @@ NOT_REPRODUCIBLE: Final[Mapping[str, str]] = {
     "malformed-frames": _BRIDGE + "rejects invalid UTF-8 and unmasked frames",
     "message-size-limits": _BRIDGE + "enforces the inbound size limit",
     "close-reply-code": _BRIDGE + "answers the client's close frame (and when)",
+    "lifespan-state": "the test client runs no lifespan: a preset's state starts empty",
     "request-header-bytes": _BRIDGE + "parses the request (a control byte goes unanswered)",
     "client-left-before-accept": _BRIDGE + "holds the client's handshake until the app "
     "answers it, and does not pass on a client that leaves meanwhile",

@@ -56,6 +56,7 @@ PLAIN_ROWS: Final = (
     "unencodable-text",
     "request-header-bytes",
     "lifespan-state",
+    "send-backpressure",
     "message-size-limits",
     "client-close-code",
     "reset-code",
@@ -88,6 +89,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "unencodable-text": lambda: _unencodable(probe),
         "request-header-bytes": lambda: _header_bytes(probe, server),
         "lifespan-state": lambda: _lifespan_state(probe),
+        "send-backpressure": lambda: _backpressure(probe, server),
         "client-close-code": lambda: _leave(probe, "clean"),
         "reset-code": lambda: _leave(probe, "rst"),
         "malformed-frames": lambda: _malformed(probe, server),
@@ -196,6 +198,36 @@ async def _lifespan_state(probe: Probe) -> Row:
     """``scope["state"]`` of a connection, after lifespan startup stored a key in it."""
     state = (await probe.scope()).get("state")
     return {"scope state": "absent" if state is None else state["value"]}
+
+
+SLOW_READER_PAUSE: Final = 2.0
+"""Seconds the ``send-backpressure`` client reads nothing after the handshake."""
+
+
+async def _backpressure(probe: Probe, server: RunningServer) -> Row:
+    """A client with a 4 KiB receive buffer reads nothing for ``SLOW_READER_PAUSE`` s,
+    then everything: how long the app's sends took, and what arrived."""
+    key = uuid.uuid4().hex
+
+    def read_slowly() -> str:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(ENDING_TIMEOUT)
+        with sock:
+            sock.connect((server.host, server.port))
+            sock.sendall(
+                f"GET /slow-reader?id={key} HTTP/1.1\r\nHost: {server.host}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode()
+            )
+            time.sleep(SLOW_READER_PAUSE)  # the slow reader itself
+            received = b""
+            while not received.endswith(b"end") and (chunk := sock.recv(1 << 20)):
+                received += chunk
+        return f"{len(received) / MIB:.2f} MiB with the handshake, then the end"
+
+    client = await asyncio.to_thread(read_slowly)
+    return {"app": await probe.report(key), "client": client}
 
 
 async def _leave(probe: Probe, how: str) -> Row:

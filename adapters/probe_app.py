@@ -315,6 +315,28 @@ async def _late_step(step: str, receive: Receive, send: Send) -> Outcome:
     return await _call(receive() if step == "receive" else send(_LATE_STEPS[step]))
 
 
+SLOW_READER_MESSAGES: Final = 256
+"""``/slow-reader``: 64 KiB messages, 16 MiB in all."""
+
+
+async def _slow_reader(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Send ``SLOW_READER_MESSAGES`` binary messages of 64 KiB, then ``end``, to a client
+    that does not read at first; store the longest and the total time the sends took."""
+    await send({"type": "websocket.accept"})
+    chunk = bytes(64 * 1024)
+    longest, started = 0.0, time.monotonic()
+    for _ in range(SLOW_READER_MESSAGES):
+        before = time.monotonic()
+        await send({"type": "websocket.send", "bytes": chunk})
+        longest = max(longest, time.monotonic() - before)
+    total = time.monotonic() - started
+    await send({"type": "websocket.send", "text": "end"})
+    _finish(params, {"longest send s": round(longest, 2), "all sends s": round(total, 2)})
+    await _drain(receive)
+
+
 async def _flood(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
     """Never receive; send as fast as the server takes it (a checkpoint between sends)
     until one raises, or until ``HANG_TIMEOUT`` after ``/signal`` says the client left."""
@@ -443,6 +465,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/after-leave": _after_leave,
     "/unencodable": _unencodable,
     "/header": _header,
+    "/slow-reader": _slow_reader,
     "/flood": _flood,
     "/two-receives": _two_receives,
     "/timed-receives": _timed_receives,

@@ -542,6 +542,21 @@ async def state(websocket: WebSocket) -> None:
     await kit.drain(websocket)
 
 
+async def slow_reader(websocket: WebSocket) -> None:
+    """Send ``SLOW_READER_MIB`` MiB in 64 KiB binary messages, then ``end``, to a client
+    that reads nothing at first; report whether a send waited for it."""
+    await websocket.accept()
+    chunk = bytes(64 * 1024)
+    longest = 0.0
+    for _ in range(p.SLOW_READER_MIB * 16):
+        before = anyio.current_time()
+        await websocket.send_bytes(chunk)
+        longest = max(longest, anyio.current_time() - before)
+    await websocket.send_text(p.END)
+    kit.post(websocket, {"a send waited for the client": longest >= p.SLOW_READER_PAUSE / 2})
+    await kit.drain(websocket)
+
+
 async def header_value(websocket: WebSocket) -> None:
     """Report the request's ``x-value`` header as the app reads it; accept, then close."""
     kit.post(websocket, {"x-value": websocket.headers.get("x-value")})
@@ -590,6 +605,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "origin": origin,
     "header-value": header_value,
     "state": state,
+    "slow-reader": slow_reader,
 }
 """Scenario apps by the first segment of the path."""
 

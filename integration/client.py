@@ -244,14 +244,25 @@ class RawConnection:
 
     @classmethod
     async def request(
-        cls, target: Target, path: str, headers: Sequence[tuple[bytes, bytes]] = ()
+        cls,
+        target: Target,
+        path: str,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+        receive_buffer: int | None = None,
     ) -> RawConnection:
         """Connect and send the opening handshake's request, with ``headers`` as given
         (bytes no client library would send), not waiting for the answer (the server
-        runs the app, which has not accepted yet)."""
-        reader, writer = await bounded(
-            asyncio.open_connection(target.host, target.port, ssl=target.ssl_context())
-        )
+        runs the app, which has not accepted yet). ``receive_buffer``: the socket's
+        ``SO_RCVBUF``, set before connecting (a slow reader's small window)."""
+        if receive_buffer is None:
+            opening = asyncio.open_connection(target.host, target.port, ssl=target.ssl_context())
+        else:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.setblocking(False)
+            await bounded(asyncio.get_running_loop().sock_connect(sock, (target.host, target.port)))
+            opening = asyncio.open_connection(sock=sock, ssl=target.ssl_context())
+        reader, writer = await bounded(opening)
         key = base64.b64encode(os.urandom(16)).decode("ascii")
         writer.write(
             (

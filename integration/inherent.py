@@ -8,6 +8,7 @@ fields out, so a scenario row stays one expectation for every server.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -217,6 +218,25 @@ async def request_header_bytes(target: Target) -> Outcome:
         else:
             app[name] = status if isinstance(status, str) else f"HTTP {status}"
     return {"app": app, "client": None}
+
+
+@check("send-backpressure")
+async def send_backpressure(target: Target) -> Outcome:
+    """A client with a 4 KiB window reads nothing for ``SLOW_READER_PAUSE`` s, then
+    everything: whether one of the app's sends waited for it, and what arrived."""
+    token = c.new_token()
+    raw = await c.RawConnection.request(target, f"/slow-reader?token={token}", receive_buffer=4096)
+    try:
+        if await raw.status(p.HANG_LIMIT) != 101:
+            raise c.CheckFailed("the handshake was refused")
+        await asyncio.sleep(p.SLOW_READER_PAUSE)  # the slow reader itself, not a synchronisation
+        received = 0
+        while (frame := await raw.next_frame())[0] != 0x1:  # until the text "end"
+            received += len(frame[1])
+    finally:
+        raw.close()
+    app = cast("dict[str, JSON]", await c.report(target, token))
+    return {"app": app, "client": {"MiB received": received / MIB}}
 
 
 @check("lifespan-state")

@@ -65,6 +65,10 @@ ODD_HEADER_VALUES: Final[Mapping[str, bytes]] = {
     "control byte": b"a\x01b",
 }
 """Request header values a client library would not send: not ASCII, or with a CTL."""
+SLOW_READER_MIB: Final = 16
+"""``send-backpressure``: what the app sends to a client that reads nothing at first."""
+SLOW_READER_PAUSE: Final = 2.0
+"""Seconds that client reads nothing after the handshake."""
 UNENCODABLE_TEXT: Final = "half \ud800"
 """A text with no UTF-8: a lone surrogate."""
 

@@ -573,6 +573,11 @@ def _header_values(utf8: str = "cafÃ©", latin1: str = "café", control: str = 
     return {"app": {"UTF-8": utf8, "latin-1": latin1, "control byte": control}, "client": None}
 
 
+def _backpressure(*, waited: bool) -> Outcome:
+    """``send-backpressure``: every byte arrives; whether a send waited for the reader."""
+    return {"app": {"a send waited for the client": waited}, "client": {"MiB received": 16.0}}
+
+
 _STATE_STORED: Final[Outcome] = {
     "app": {"websocket.state.lifespan": "startup ran"},
     "client": None,
@@ -809,6 +814,28 @@ INHERENT: Final[tuple[Inherent, ...]] = (
             "hypercorn-trio": _header_values(),
             "daphne": _header_values(),
             "granian": _header_values(control="HTTP 400"),
+        },
+    },
+    {
+        "id": "send-backpressure",
+        "title": "16 MiB to a client that reads nothing for 2 s: does a send wait for it?",
+        "transport": "ws",
+        "reason": "daphne takes every send at once and holds what the client has not read "
+        "in its memory, however much; the others make the app's send wait while the "
+        "client is not reading. Nothing in ASGI tells the app how much the server holds",
+        "expect": {
+            **dict.fromkeys(
+                (
+                    "uvicorn-websockets",
+                    "uvicorn-websockets-sansio",
+                    "uvicorn-wsproto",
+                    "hypercorn-asyncio",
+                    "hypercorn-trio",
+                    "granian",
+                ),
+                _backpressure(waited=True),
+            ),
+            "daphne": _backpressure(waited=False),
         },
     },
     {

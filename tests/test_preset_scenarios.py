@@ -35,6 +35,8 @@ NOT_REPRODUCIBLE: Final[Mapping[str, str]] = {
     "malformed-frames": _BRIDGE + "rejects invalid UTF-8 and unmasked frames",
     "message-size-limits": _BRIDGE + "enforces the inbound size limit",
     "close-reply-code": _BRIDGE + "answers the client's close frame (and when)",
+    "send-backpressure": "the test client takes every send at once (its streams are "
+    "unbounded): a preset's sends never wait",
     "lifespan-state": "the test client runs no lifespan: a preset's state starts empty",
     "request-header-bytes": _BRIDGE + "parses the request (a control byte goes unanswered)",
     "client-left-before-accept": _BRIDGE + "holds the client's handshake until the app "

@@ -25,7 +25,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Final, TypeAlias, cast
+from typing import Final, TypeAlias, TypedDict, cast
 
 import trustme
 from websockets.asyncio.client import ClientConnection, connect
@@ -33,7 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from .errors import ServerStartError
 from .handshake import open_handshake
 from .probe import MIB, PROBE_APP, STEP_TIMEOUT, Probe, ScopeEntry
-from .probe_app import Outcome
+from .probe_app import Outcome, shutdown_log
 from .process import RunningServer, TLSFiles
 from .registry import ADAPTERS, get
 
@@ -71,7 +71,7 @@ PLAIN_ROWS: Final = (
     "raise-after-accept",
     "raise-before-accept",
 )
-ROWS: Final = (*PLAIN_ROWS, "tls-scheme", "http-get", "lifespan")
+ROWS: Final = (*PLAIN_ROWS, "tls-scheme", "http-get", "lifespan", "server-shutdown")
 _LOG_WORDS: Final = ("warn", "error", "exception", "lifespan", "unsupported", "traceback")
 _LOG_NOISE: Final = ("DeprecationWarning", "warnings.warn(")
 """uvicorn-websockets' deprecation warning at start-up, unrelated to the app."""
@@ -449,6 +449,45 @@ async def _tls_scope(url: str, files: TLSFiles) -> dict[str, ScopeEntry]:
         return cast("dict[str, ScopeEntry]", json.loads(await ws.recv()))
 
 
+class ShutdownSeen(TypedDict):
+    """How a server shutdown ended a connection: the client's side, and the app's calls
+    (none when the app never got that far)."""
+
+    client: str
+    app: dict[str, Outcome]
+
+
+async def observe_shutdown(name: str) -> ShutdownSeen:
+    """Stop the server (SIGTERM) while the app waits in ``receive()``: how the client's
+    connection ended, and what the app's receive and a send after it did (written to a
+    file: the app cannot report once the server is gone)."""
+    key = uuid.uuid4().hex
+    log = shutdown_log(key)
+    with get(name).start(PROBE_APP) as server:
+        url = f"{server.ws_url}/until-shutdown?id={key}"
+        async with connect(url, open_timeout=STEP_TIMEOUT) as ws:
+            await ws.recv()
+            stopping = asyncio.get_running_loop().run_in_executor(None, server.stop)
+            try:
+                await asyncio.wait_for(ws.wait_closed(), ENDING_TIMEOUT)
+            finally:
+                await stopping
+            received = ws.protocol.close_rcvd
+    app: dict[str, Outcome] = {}
+    if log.exists():
+        for line in log.read_text(encoding="utf-8").splitlines():
+            app.update(json.loads(line))
+        log.unlink()
+    client = "no close frame" if received is None else f"close frame {received.code}"
+    return {"client": client, "app": app}
+
+
+async def server_shutdown(name: str) -> Row:
+    seen = await observe_shutdown(name)
+    app = {call: _brief(outcome) for call, outcome in seen["app"].items()}
+    return {"client": seen["client"], "app": app or "nothing: the app's receive never ended"}
+
+
 def websocket_only_apps(name: str) -> dict[str, Row]:
     """An HTTP GET and lifespan on an app that handles only WebSocket scopes: one that
     raises for the others, one that returns at once."""
@@ -528,6 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             seen["tls-scheme"] = asyncio.run(tls_scheme(name))
         if {"http-get", "lifespan"} & set(args.rows):
             seen.update(websocket_only_apps(name))
+        if "server-shutdown" in args.rows:
+            seen["server-shutdown"] = asyncio.run(server_shutdown(name))
         observed[name] = seen
     if args.json:
         args.json.write_text(json.dumps(observed, indent=1, default=str))

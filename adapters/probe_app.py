@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Final, Literal, TypeAlias, TypedDict
 from urllib.parse import parse_qs
 
@@ -315,6 +317,36 @@ async def _late_step(step: str, receive: Receive, send: Send) -> Outcome:
     return await _call(receive() if step == "receive" else send(_LATE_STEPS[step]))
 
 
+def shutdown_log(key: str) -> Path:
+    """Where ``/until-shutdown?id=<key>`` writes its findings: the server is gone before
+    a report could be fetched. ``key`` is a hex id (nothing else names a file)."""
+    if not key or any(char not in "0123456789abcdef" for char in key):
+        raise ValueError(f"not a hex id: {key!r}")
+    return Path(tempfile.gettempdir()) / f"lilya-ws-probe-shutdown-{key}.jsonl"
+
+
+async def _until_shutdown(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Send ``ready``, then wait in ``receive()`` until the server shuts down; write
+    down what that receive and a send after it did."""
+    log = shutdown_log(params["id"])
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": "ready"})
+    try:
+        received = await _call(receive(), REPORT_TIMEOUT)
+    except BaseException as exc:  # the server cancels the app: written down, let through
+        _write_down(log, {"receive": {"result": "raised", "error": error_shape(exc)}})
+        raise
+    _write_down(log, {"receive": received})
+    _write_down(log, {"send after": await _call(send({"type": "websocket.send", "text": "x"}))})
+
+
+def _write_down(log: Path, findings: Findings) -> None:
+    with log.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(findings) + "\n")
+
+
 SLOW_READER_MESSAGES: Final = 256
 """``/slow-reader``: 64 KiB messages, 16 MiB in all."""
 
@@ -466,6 +498,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/unencodable": _unencodable,
     "/header": _header,
     "/slow-reader": _slow_reader,
+    "/until-shutdown": _until_shutdown,
     "/flood": _flood,
     "/two-receives": _two_receives,
     "/timed-receives": _timed_receives,

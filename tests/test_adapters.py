@@ -31,6 +31,7 @@ from adapters import (
 )
 from adapters import __main__ as cli
 from adapters.base import _import_problem
+from adapters.evidence import observe_shutdown
 from adapters.probe import PROBE_APP, capabilities_from, measure
 from adapters.process import group_alive, group_cpu_seconds, group_processes, group_rss_bytes
 
@@ -167,6 +168,19 @@ async def test_declared_capabilities_are_what_the_probe_measures(name: str, laun
     server = launch(adapter, PROBE_APP)
     dialect = await asyncio.wait_for(measure(server), 60)
     assert capabilities_from(dialect) == adapter.capabilities
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", names())
+async def test_a_server_shutdown_reaches_the_client_as_documented(name: str) -> None:
+    """adapters/DIALECTS.md, server-shutdown: uvicorn closes 1012 and tells the app;
+    the others end TCP without a close frame."""
+    seen = await asyncio.wait_for(observe_shutdown(name), 60)
+    if name.startswith("uvicorn"):
+        assert seen["client"] == "close frame 1012"
+        assert seen["app"]["receive"]["message"].get("code") == 1012
+    else:
+        assert seen["client"] == "no close frame"
 
 
 @pytest.mark.integration

@@ -578,10 +578,20 @@ def _backpressure(*, waited: bool) -> Outcome:
     return {"app": {"a send waited for the client": waited}, "client": {"MiB received": 16.0}}
 
 
-_STATE_STORED: Final[Outcome] = {
-    "app": {"websocket.state.lifespan": "startup ran"},
-    "client": None,
-}
+def _daphne_apart(others: Outcome, daphne: Outcome) -> dict[str, Outcome]:
+    """One observation on six configurations, another on daphne."""
+    names = (
+        "uvicorn-websockets",
+        "uvicorn-websockets-sansio",
+        "uvicorn-wsproto",
+        "hypercorn-asyncio",
+        "hypercorn-trio",
+        "daphne",
+        "granian",
+    )
+    return {name: daphne if name == "daphne" else others for name in names}
+
+
 _WSS: Final[Outcome] = {"app": {"url.scheme": "wss", 'scope["scheme"]': "wss"}, "client": None}
 _HEADERS_APART: Final[Outcome] = {
     "app": {'headers.getall("x-multi")': ["one", "two"]},
@@ -612,13 +622,9 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "transport": "ws",
         "reason": "daphne (autobahn) sends close frames without the reason it is given; "
         "lilya_ws recognises daphne, sends none and warns (ServerCapabilityWarning)",
-        "expect": {
-            "uvicorn-websockets": _REASONS,
-            "uvicorn-websockets-sansio": _REASONS,
-            "uvicorn-wsproto": _REASONS,
-            "hypercorn-asyncio": _REASONS,
-            "hypercorn-trio": _REASONS,
-            "daphne": {
+        "expect": _daphne_apart(
+            _REASONS,
+            {
                 "app": {"warnings": ["ServerCapabilityWarning"]},
                 "client": {
                     "close(4002, reason)": "",
@@ -626,8 +632,7 @@ INHERENT: Final[tuple[Inherent, ...]] = (
                     "endpoint raises after accept": "",
                 },
             },
-            "granian": _REASONS,
-        },
+        ),
     },
     {
         "id": "accept-headers-dropped",
@@ -651,13 +656,9 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "transport": "ws",
         "reason": "daphne has no websocket.http.response extension: the only refusal it can "
         "send is 403; send_denial_response raises DenialResponseUnsupported (a RuntimeError)",
-        "expect": {
-            "uvicorn-websockets": _DENIALS,
-            "uvicorn-websockets-sansio": _DENIALS,
-            "uvicorn-wsproto": _DENIALS,
-            "hypercorn-asyncio": _DENIALS,
-            "hypercorn-trio": _DENIALS,
-            "daphne": {
+        "expect": _daphne_apart(
+            _DENIALS,
+            {
                 "app": {
                     "send_denial_response(plain)": "lilya_ws.errors.DenialResponseUnsupported",
                     "send_denial_response(streamed)": "lilya_ws.errors.DenialResponseUnsupported",
@@ -671,8 +672,7 @@ INHERENT: Final[tuple[Inherent, ...]] = (
                     "endpoint raises before accept": [403, ""],
                 },
             },
-            "granian": _DENIALS,
-        },
+        ),
     },
     {
         "id": "close-code-range",
@@ -680,13 +680,9 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "transport": "ws",
         "reason": "daphne (autobahn) sends only 1000 and 3000-4999 and raises on other codes; "
         "lilya_ws sends the private-use twin (1011 becomes 4011)",
-        "expect": {
-            "uvicorn-websockets": _RFC_CODES,
-            "uvicorn-websockets-sansio": _RFC_CODES,
-            "uvicorn-wsproto": _RFC_CODES,
-            "hypercorn-asyncio": _RFC_CODES,
-            "hypercorn-trio": _RFC_CODES,
-            "daphne": {
+        "expect": _daphne_apart(
+            _RFC_CODES,
+            {
                 "app": None,
                 "client": {
                     "close_for(error): 1011": 4011,
@@ -695,8 +691,7 @@ INHERENT: Final[tuple[Inherent, ...]] = (
                     "endpoint raises after accept: 1011": 4011,
                 },
             },
-            "granian": _RFC_CODES,
-        },
+        ),
     },
     {
         "id": "empty-messages-dropped",
@@ -704,21 +699,16 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "transport": "ws",
         "reason": "daphne drops empty payloads (it tests them for truthiness); lilya_ws "
         "refuses to send them there (InvalidMessage) instead of losing them silently",
-        "expect": {
-            "uvicorn-websockets": _EMPTY_SENT,
-            "uvicorn-websockets-sansio": _EMPTY_SENT,
-            "uvicorn-wsproto": _EMPTY_SENT,
-            "hypercorn-asyncio": _EMPTY_SENT,
-            "hypercorn-trio": _EMPTY_SENT,
-            "daphne": {
+        "expect": _daphne_apart(
+            _EMPTY_SENT,
+            {
                 "app": {
                     'send_text("")': "InvalidMessage (ValueError)",
                     'send_bytes(b"")': "InvalidMessage (ValueError)",
                 },
                 "client": {"received": []},
             },
-            "granian": _EMPTY_SENT,
-        },
+        ),
     },
     {
         "id": "client-close-code",
@@ -772,30 +762,20 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "title": "over wss://, websocket.url's scheme and the scope's",
         "transport": "wss",
         "reason": "daphne's scope has no scheme (nor anything else that tells TLS apart)",
-        "expect": {
-            "uvicorn-websockets": _WSS,
-            "uvicorn-websockets-sansio": _WSS,
-            "uvicorn-wsproto": _WSS,
-            "hypercorn-asyncio": _WSS,
-            "hypercorn-trio": _WSS,
-            "daphne": {"app": {"url.scheme": "ws", 'scope["scheme"]': None}, "client": None},
-            "granian": _WSS,
-        },
+        "expect": _daphne_apart(
+            _WSS,
+            {"app": {"url.scheme": "ws", 'scope["scheme"]': None}, "client": None},
+        ),
     },
     {
         "id": "repeated-headers-joined",
         "title": "a header the client repeats (X-Multi: one, X-Multi: two) as the app sees it",
         "transport": "ws",
         "reason": "daphne joins repeated headers with a comma before the app sees them",
-        "expect": {
-            "uvicorn-websockets": _HEADERS_APART,
-            "uvicorn-websockets-sansio": _HEADERS_APART,
-            "uvicorn-wsproto": _HEADERS_APART,
-            "hypercorn-asyncio": _HEADERS_APART,
-            "hypercorn-trio": _HEADERS_APART,
-            "daphne": {"app": {'headers.getall("x-multi")': ["one,two"]}, "client": None},
-            "granian": _HEADERS_APART,
-        },
+        "expect": _daphne_apart(
+            _HEADERS_APART,
+            {"app": {'headers.getall("x-multi")': ["one,two"]}, "client": None},
+        ),
     },
     {
         "id": "request-header-bytes",
@@ -823,20 +803,7 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "reason": "daphne takes every send at once and holds what the client has not read "
         "in its memory, however much; the others make the app's send wait while the "
         "client is not reading. Nothing in ASGI tells the app how much the server holds",
-        "expect": {
-            **dict.fromkeys(
-                (
-                    "uvicorn-websockets",
-                    "uvicorn-websockets-sansio",
-                    "uvicorn-wsproto",
-                    "hypercorn-asyncio",
-                    "hypercorn-trio",
-                    "granian",
-                ),
-                _backpressure(waited=True),
-            ),
-            "daphne": _backpressure(waited=False),
-        },
+        "expect": _daphne_apart(_backpressure(waited=True), _backpressure(waited=False)),
     },
     {
         "id": "lifespan-state",
@@ -844,20 +811,10 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "transport": "ws",
         "reason": "daphne sends no lifespan events and no state: nothing an app stores at "
         "startup reaches its connections",
-        "expect": {
-            **dict.fromkeys(
-                (
-                    "uvicorn-websockets",
-                    "uvicorn-websockets-sansio",
-                    "uvicorn-wsproto",
-                    "hypercorn-asyncio",
-                    "hypercorn-trio",
-                    "granian",
-                ),
-                _STATE_STORED,
-            ),
-            "daphne": {"app": {"websocket.state.lifespan": None}, "client": None},
-        },
+        "expect": _daphne_apart(
+            {"app": {"websocket.state.lifespan": "startup ran"}, "client": None},
+            {"app": {"websocket.state.lifespan": None}, "client": None},
+        ),
     },
     {
         "id": "close-reply-code",
@@ -865,15 +822,10 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "transport": "ws",
         "reason": "the server answers the closing handshake itself, before the app acts: "
         "daphne (autobahn) answers 1000 where the others echo the client's code",
-        "expect": {
-            "uvicorn-websockets": _ECHOED_CODE,
-            "uvicorn-websockets-sansio": _ECHOED_CODE,
-            "uvicorn-wsproto": _ECHOED_CODE,
-            "hypercorn-asyncio": _ECHOED_CODE,
-            "hypercorn-trio": _ECHOED_CODE,
-            "daphne": {"app": None, "client": {"server's close frame": 1000}},
-            "granian": _ECHOED_CODE,
-        },
+        "expect": _daphne_apart(
+            _ECHOED_CODE,
+            {"app": None, "client": {"server's close frame": 1000}},
+        ),
     },
     {
         "id": "message-size-limits",

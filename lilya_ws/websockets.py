@@ -193,10 +193,9 @@ class WebSocket(Channel):
         Choosing none of the offered subprotocols warns (``NoSubprotocolWarning``):
         browsers fail that handshake.
 
-        A client that left before the handshake completed does not make this raise, on
-        any server: the next send or receive raises ``WebSocketDisconnect``. Most servers
-        cannot tell ``accept()`` (their accept returns whether or not the client is
-        still there); uvicorn's sans-I/O and wsproto configurations raise.
+        A client that left before the handshake completed does not make this raise:
+        two of uvicorn's configurations refuse such an accept, the other servers take
+        it, so on every server the next send or receive raises ``WebSocketDisconnect``.
         """
         if self._app_state is not CONNECTING:  # APP_NEXT's one accept, tested directly
             self._refuse_send("websocket.accept")
@@ -247,7 +246,7 @@ class WebSocket(Channel):
         """Close the connection; before ``accept()`` every server answers HTTP 403.
 
         Once the peer has left this only marks the connection closed, on every server
-        (uvicorn's refuse the close of a departed peer, the others take it silently).
+        (uvicorn refuses the close of a departed peer, the others take it silently).
         """
         state = self._app_state
         if state is not CONNECTED and state is not CONNECTING:  # APP_NEXT's two closes

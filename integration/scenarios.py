@@ -21,6 +21,8 @@ from typing import Final, Literal, TypeAlias, TypedDict, final
 
 from typing_extensions import NotRequired
 
+from lilya_ws.servers import SERVERS
+
 JSON: TypeAlias = "bool | int | float | str | Sequence[JSON] | Mapping[str, JSON] | None"
 """A JSON value (read-only containers, so that literals of any shape fit)."""
 Transport = Literal["ws", "wss"]
@@ -580,16 +582,7 @@ def _backpressure(*, waited: bool) -> Outcome:
 
 def _daphne_apart(others: Outcome, daphne: Outcome) -> dict[str, Outcome]:
     """One observation on six configurations, another on daphne."""
-    names = (
-        "uvicorn-websockets",
-        "uvicorn-websockets-sansio",
-        "uvicorn-wsproto",
-        "hypercorn-asyncio",
-        "hypercorn-trio",
-        "daphne",
-        "granian",
-    )
-    return {name: daphne if name == "daphne" else others for name in names}
+    return {name: daphne if name == "daphne" else others for name in SERVERS}
 
 
 _WSS: Final[Outcome] = {"app": {"url.scheme": "wss", 'scope["scheme"]': "wss"}, "client": None}

@@ -330,7 +330,8 @@ async def _close_after_leaving(target: Target) -> Outcome:
     """The client drops TCP after the handshake, before the app accepts, or before it
     closes instead of accepting; then the app closes 4003."""
     app: dict[str, JSON] = {}
-    for accept, step in (("early", "after accept"), ("late", "before accept"), ("never", "")):
+    steps = (("early", "after accept"), ("late", "before accept"), ("never", "instead of accepting"))
+    for accept, step in steps:
         token = new_token()
         path = f"/close-after-leave?token={token}&accept={accept}"
         if accept == "early":
@@ -342,7 +343,7 @@ async def _close_after_leaving(target: Target) -> Outcome:
         outcome: dict[str, JSON] = {"close()": kind(seen["close"])}
         if accept == "late":
             outcome = {"accept()": kind(seen["accept"]), **outcome}
-        app[step or "instead of accepting"] = outcome
+        app[step] = outcome
     return {"app": app, "client": None}
 
 

@@ -330,8 +330,11 @@ async def _close_after_leaving(target: Target) -> Outcome:
     """The client drops TCP after the handshake, before the app accepts, or before it
     closes instead of accepting; then the app closes 4003."""
     app: dict[str, JSON] = {}
-    steps = (("early", "after accept"), ("late", "before accept"), ("never", "instead of accepting"))
-    for accept, step in steps:
+    for accept, step in (
+        ("early", "after accept"),
+        ("late", "before accept"),
+        ("never", "instead of accepting"),
+    ):
         token = new_token()
         path = f"/close-after-leave?token={token}&accept={accept}"
         if accept == "early":

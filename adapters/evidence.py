@@ -31,7 +31,7 @@ import trustme
 from websockets.asyncio.client import ClientConnection, connect
 
 from .errors import ServerStartError
-from .handshake import open_handshake
+from .handshake import MALFORMED_REQUESTS, SUBPROTOCOL_OFFERS, Malformation, open_handshake
 from .probe import MIB, PROBE_APP, STEP_TIMEOUT, Probe, ScopeEntry
 from .probe_app import Outcome, shutdown_log
 from .process import RunningServer, TLSFiles
@@ -55,6 +55,8 @@ PLAIN_ROWS: Final = (
     "empty-messages-dropped",
     "unencodable-text",
     "request-header-bytes",
+    "subprotocol-offer",
+    "malformed-handshake",
     "lifespan-state",
     "send-backpressure",
     "message-size-limits",
@@ -88,6 +90,8 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "empty-messages-dropped": lambda: _empties(probe),
         "unencodable-text": lambda: _unencodable(probe),
         "request-header-bytes": lambda: _header_bytes(probe, server),
+        "subprotocol-offer": lambda: _subprotocol_offer(probe, server),
+        "malformed-handshake": lambda: _malformed_handshake(server),
         "lifespan-state": lambda: _lifespan_state(probe),
         "send-backpressure": lambda: _backpressure(probe, server),
         "client-close-code": lambda: _leave(probe, "clean"),
@@ -160,37 +164,75 @@ HEADER_VALUES: Final = {"UTF-8": "café".encode(), "latin-1": b"caf\xe9", "contr
 """Request header values a client library would not send."""
 
 
+def _answer(
+    server: RunningServer,
+    path: str,
+    headers: bytes = b"",
+    *,
+    http_version: str = "1.1",
+    websocket_version: str = "13",
+    key: str = "dGhlIHNhbXBsZSBub25jZQ==",
+) -> tuple[str, list[str]]:
+    """Send an opening handshake's request as given (blocking): the status line of the
+    server's answer (or why there is none within ``WIRE_TIMEOUT``) and its header lines."""
+    request = (
+        (
+            f"GET {path} HTTP/{http_version}\r\nHost: {server.host}:{server.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Version: {websocket_version}\r\nSec-WebSocket-Key: {key}\r\n"
+        ).encode()
+        + headers
+        + b"\r\n"
+    )
+    with socket.create_connection((server.host, server.port), timeout=WIRE_TIMEOUT) as sock:
+        sock.sendall(request)
+        head = b""
+        try:
+            while b"\r\n\r\n" not in head and (chunk := sock.recv(65536)):
+                head += chunk
+        except TimeoutError:
+            return f"no answer within {WIRE_TIMEOUT:g} s", []
+    status, *lines = head.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    return status or "closed without an answer", lines
+
+
 async def _header_bytes(probe: Probe, server: RunningServer) -> Row:
     """A raw request with an ``x-value`` header per value: the server's status line (or
     none within ``WIRE_TIMEOUT``) and, once accepted, the bytes the app got."""
-
-    def status_of(path: str, value: bytes) -> str:
-        request = (
-            (
-                f"GET {path} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
-                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            ).encode()
-            + b"X-Value: "
-            + value
-            + b"\r\n\r\n"
-        )
-        with socket.create_connection((server.host, server.port), timeout=WIRE_TIMEOUT) as sock:
-            sock.sendall(request)
-            head = b""
-            try:
-                while b"\r\n" not in head and (chunk := sock.recv(65536)):
-                    head += chunk
-            except TimeoutError:
-                return f"no answer within {WIRE_TIMEOUT:g} s"
-        return head.split(b"\r\n")[0].decode("latin-1") or "closed without an answer"
-
     observed: dict[str, Row] = {}
     for name, value in HEADER_VALUES.items():
         key = uuid.uuid4().hex
-        status = await asyncio.to_thread(status_of, f"/header?id={key}", value)
+        status, _ = await asyncio.to_thread(
+            _answer, server, f"/header?id={key}", b"X-Value: " + value + b"\r\n"
+        )
         app = await probe.report(key) if " 101 " in status else None
         observed[name] = {"status": status, "app": app}
+    return observed
+
+
+async def _subprotocol_offer(probe: Probe, server: RunningServer) -> Row:
+    """Each offer to ``/offered``: the status line, the subprotocol the answer names, and
+    what the app got (``scope["subprotocols"]``, the raw request headers)."""
+    observed: dict[str, Row] = {}
+    for name, values in SUBPROTOCOL_OFFERS.items():
+        key = uuid.uuid4().hex
+        offer = b"".join(b"Sec-WebSocket-Protocol: " + value + b"\r\n" for value in values)
+        status, lines = await asyncio.to_thread(_answer, server, f"/offered?id={key}", offer)
+        chosen = [line for line in lines if line.lower().startswith("sec-websocket-protocol:")]
+        app = await probe.report(key) if " 101 " in status else None
+        observed[name] = {"status": status, "answer": chosen, "app": app}
+    return observed
+
+
+def _malformed_answer(server: RunningServer, fault: Malformation) -> str:
+    return _answer(server, "/offered", **fault)[0]
+
+
+async def _malformed_handshake(server: RunningServer) -> Row:
+    """The status line each malformed request is answered with."""
+    observed: dict[str, Row] = {}
+    for name, fault in MALFORMED_REQUESTS.items():
+        observed[name] = await asyncio.to_thread(_malformed_answer, server, fault)
     return observed
 
 

@@ -19,7 +19,9 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final, TypedDict
 
 import h11
 from wsproto.connection import Connection, ConnectionType
@@ -112,6 +114,31 @@ class Handshake:
             return None
         except ConnectionError:
             return b""
+
+
+class Malformation(TypedDict, total=False):
+    """What an opening handshake's request has instead of what RFC 6455 requires."""
+
+    http_version: str
+    websocket_version: str
+    key: str
+
+
+MALFORMED_REQUESTS: Final[Mapping[str, Malformation]] = {
+    "Sec-WebSocket-Version: 8": {"websocket_version": "8"},
+    "HTTP/1.0": {"http_version": "1.0"},
+    "a 5-byte key": {"key": "c2hvcnQ="},
+}
+"""Requests RFC 6455 section 4.2.1 has a server refuse (it asks version 13, HTTP/1.1 or
+later and a key of 16 bytes), one fault each."""
+
+SUBPROTOCOL_OFFERS: Final[Mapping[str, tuple[bytes, ...]]] = {
+    "two headers": (b"chat.v2", b"chat.v1"),
+    "empty items": (b"chat.v2,,chat.v1",),
+    "only empty items": (b",",),
+}
+"""``Sec-WebSocket-Protocol`` request headers, one per value, that no client library
+sends but RFC 9110's list syntax allows (a list's recipient ignores empty items)."""
 
 
 def send_upgrade_request(

@@ -166,6 +166,21 @@ async def _header(scope: Scope, receive: Receive, send: Send, params: Mapping[st
     await _drain(receive)
 
 
+async def _offered(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Store ``scope["subprotocols"]`` and the raw ``sec-websocket-protocol`` request
+    headers; accept the last non-empty subprotocol offered, then close."""
+    subprotocols = scope.get("subprotocols")
+    offered = [str(item) for item in subprotocols] if isinstance(subprotocols, list) else []
+    headers = scope.get("headers")
+    pairs = headers if isinstance(headers, list) else []
+    header = [repr(v) for name, v in pairs if name.lower() == b"sec-websocket-protocol"]
+    _finish(params, {"subprotocols": offered, "header": header})
+    chosen = next((item for item in reversed(offered) if item), None)
+    await send({"type": "websocket.accept", "subprotocol": chosen})
+    await send({"type": "websocket.close", "code": 1000})
+    await _drain(receive)
+
+
 UNENCODABLE_TEXT: Final = "half \ud800"
 """A text with no UTF-8: a lone surrogate."""
 
@@ -497,6 +512,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/after-leave": _after_leave,
     "/unencodable": _unencodable,
     "/header": _header,
+    "/offered": _offered,
     "/slow-reader": _slow_reader,
     "/until-shutdown": _until_shutdown,
     "/flood": _flood,

@@ -194,6 +194,19 @@ async def subprotocol(websocket: WebSocket) -> None:
     await kit.drain(websocket)
 
 
+async def offered(websocket: WebSocket) -> None:
+    """Report the subprotocols offered, parsed and as request headers; accept the last
+    one offered, then close."""
+    seen = websocket.subprotocols
+    report: p.OfferedReport = {
+        "offered": seen,
+        "header": websocket.headers.getlist("sec-websocket-protocol"),
+    }
+    kit.post(websocket, report)
+    await websocket.accept(subprotocol=seen[-1] if seen else None)
+    await websocket.close()
+
+
 async def accept_headers(websocket: WebSocket) -> None:
     """Accept with extra headers; report whether lilya_ws had to drop them."""
     with warnings.catch_warnings(record=True) as caught:
@@ -584,6 +597,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "observe": observe,
     "connection-data": connection_data,
     "subprotocol": subprotocol,
+    "offered": offered,
     "accept-headers": accept_headers,
     "close-with-reason": close_with_reason,
     "close-before-accept": close_before_accept,

@@ -23,6 +23,7 @@ from typing import Final, cast
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from adapters import get
+from adapters.handshake import SUBPROTOCOL_OFFERS
 from integration import protocol as p
 from integration.client import (
     REPO_ROOT,
@@ -46,7 +47,7 @@ from integration.client import (
 from integration.outcomes import Check, check, kind, leaked
 from integration.scenarios import JSON, Outcome
 
-__all__ = ["MIB", "RACES", "connection_data_of"]
+__all__ = ["MIB", "RACES", "connection_data_of", "offer_seen"]
 
 RACES: Final = 200
 MIB: Final = 1024 * 1024
@@ -207,6 +208,31 @@ async def subprotocol(target: Target) -> Outcome:
         "accept(unoffered)": kind(seen["refused"], builtin=True),
     }
     return {"app": app, "client": {"negotiated": negotiated}}
+
+
+async def offer_seen(target: Target, offer: str) -> tuple[p.OfferedReport | str, str | None]:
+    """Send ``SUBPROTOCOL_OFFERS[offer]`` as ``Sec-WebSocket-Protocol`` request headers,
+    one each, to ``/offered``: the app's report (or the server's answer when it refused
+    the handshake) and the subprotocol the server's answer names."""
+    token = new_token()
+    headers = [(b"sec-websocket-protocol", value) for value in SUBPROTOCOL_OFFERS[offer]]
+    raw = await RawConnection.request(target, f"/offered?token={token}", headers)
+    try:
+        status = await raw.status(p.HANG_LIMIT)
+    finally:
+        raw.close()
+    if status != 101:
+        return (status if isinstance(status, str) else f"HTTP {status}"), None
+    negotiated = raw.answer_headers.get("sec-websocket-protocol", [None])[0]
+    return cast(p.OfferedReport, await report(target, token)), negotiated
+
+
+@check("subprotocol-list")
+async def subprotocol_list(target: Target) -> Outcome:
+    """An offer with an empty item: what the app sees, what the client is answered."""
+    seen, negotiated = await offer_seen(target, "empty items")
+    offered = seen if isinstance(seen, str) else seen["offered"]
+    return {"app": {"offered": offered}, "client": {"negotiated": negotiated}}
 
 
 @check("close-code-reason")

@@ -241,6 +241,8 @@ class RawConnection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self.answer_headers: dict[str, list[str]] = {}
+        """The headers of the server's answer, by lower-case name, once ``status()`` read it."""
 
     @classmethod
     async def request(
@@ -249,11 +251,17 @@ class RawConnection:
         path: str,
         headers: Sequence[tuple[bytes, bytes]] = (),
         receive_buffer: int | None = None,
+        *,
+        http_version: str = "1.1",
+        websocket_version: str = "13",
+        key: str | None = None,
     ) -> RawConnection:
         """Connect and send the opening handshake's request, with ``headers`` as given
         (bytes no client library would send), not waiting for the answer (the server
         runs the app, which has not accepted yet). ``receive_buffer``: the socket's
-        ``SO_RCVBUF``, set before connecting (a slow reader's small window)."""
+        ``SO_RCVBUF``, set before connecting (a slow reader's small window). The HTTP
+        and WebSocket versions and the key (16 random bytes' base64 when ``None``) can
+        be ones RFC 6455 section 4.1 does not allow."""
         if receive_buffer is None:
             opening = asyncio.open_connection(target.host, target.port, ssl=target.ssl_context())
         else:
@@ -263,12 +271,12 @@ class RawConnection:
             await bounded(asyncio.get_running_loop().sock_connect(sock, (target.host, target.port)))
             opening = asyncio.open_connection(sock=sock, ssl=target.ssl_context())
         reader, writer = await bounded(opening)
-        key = base64.b64encode(os.urandom(16)).decode("ascii")
+        key = key or base64.b64encode(os.urandom(16)).decode("ascii")
         writer.write(
             (
-                f"GET {path} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n"
+                f"GET {path} HTTP/{http_version}\r\nHost: {target.host}:{target.port}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {websocket_version}\r\n"
             ).encode("ascii")
             + b"".join(name + b": " + value + b"\r\n" for name, value in headers)
             + b"\r\n"
@@ -292,7 +300,11 @@ class RawConnection:
             head = await asyncio.wait_for(self._reader.readuntil(b"\r\n\r\n"), timeout)
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             return "no answer"
-        return int(head.split(b" ", 2)[1])
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        for line in filter(None, lines):
+            name, _, value = line.partition(":")
+            self.answer_headers.setdefault(name.lower(), []).append(value.strip())
+        return int(status_line.split(" ", 2)[1])
 
     def send_frame(self, opcode: int, payload: bytes, *, masked: bool = True) -> None:
         """One final frame; clients must mask (RFC 6455 section 5.3), ``masked=False`` does not."""

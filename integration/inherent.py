@@ -16,9 +16,10 @@ from typing import cast
 
 from websockets.exceptions import ConnectionClosed
 
+from adapters.handshake import MALFORMED_REQUESTS
 from integration import client as c
 from integration import protocol as p
-from integration.checks import MIB, connection_data_of
+from integration.checks import MIB, connection_data_of, offer_seen
 from integration.client import Target
 from integration.outcomes import check, kind
 from integration.scenarios import JSON, Outcome
@@ -218,6 +219,34 @@ async def request_header_bytes(target: Target) -> Outcome:
         else:
             app[name] = status if isinstance(status, str) else f"HTTP {status}"
     return {"app": app, "client": None}
+
+
+@check("subprotocol-offer")
+async def subprotocol_offer(target: Target) -> Outcome:
+    """An offer in two ``Sec-WebSocket-Protocol`` headers, and one of empty items only."""
+    seen, negotiated = await offer_seen(target, "two headers")
+    if isinstance(seen, str):
+        raise c.CheckFailed(f"the handshake was refused: {seen}")
+    alone, _ = await offer_seen(target, "only empty items")
+    app: JSON = {
+        "two headers: offered": list(seen["offered"]),
+        "two headers: the header": list(seen["header"]),
+        '"," alone: offered': alone if isinstance(alone, str) else list(alone["offered"]),
+    }
+    return {"app": app, "client": {"two headers: negotiated": negotiated}}
+
+
+@check("malformed-handshake")
+async def malformed_handshake(target: Target) -> Outcome:
+    """Requests RFC 6455 has a server refuse: the server's answer to each."""
+    answers: dict[str, JSON] = {}
+    for name, malformation in MALFORMED_REQUESTS.items():
+        raw = await c.RawConnection.request(target, "/offered", **malformation)
+        try:
+            answers[name] = await raw.status(p.HANG_LIMIT)
+        finally:
+            raw.close()
+    return {"app": None, "client": answers}
 
 
 @check("send-backpressure")

@@ -256,6 +256,13 @@ class SubprotocolReport(TypedDict):
     refused: CallOutcome
 
 
+class OfferedReport(TypedDict):
+    """``/offered``: the offer as the app sees it, parsed and as request headers."""
+
+    offered: list[str]
+    header: list[str]
+
+
 class AcceptHeadersReport(TypedDict):
     """``/accept-headers``: the warnings lilya_ws emitted while accepting."""
 

@@ -223,6 +223,16 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         },
     },
     {
+        "name": "subprotocol-list",
+        "title": 'an offer with an empty item ("chat.v2,,chat.v1"): the app sees none',
+        "transport": "ws",
+        "expect": {
+            "app": {"offered": ["chat.v2", "chat.v1"]},
+            "client": {"negotiated": "chat.v1"},
+        },
+        "see": ["subprotocol-offer"],
+    },
+    {
         "name": "close-code-reason",
         "title": "close(4002, reason) after accept: the code",
         "transport": "ws",
@@ -575,6 +585,33 @@ def _header_values(utf8: str = "cafÃ©", latin1: str = "café", control: str = 
     return {"app": {"UTF-8": utf8, "latin-1": latin1, "control byte": control}, "client": None}
 
 
+def _offer(
+    offered: list[str] | None = None, header: list[str] | None = None, alone: JSON = ()
+) -> Outcome:
+    """``subprotocol-offer``: the app's view of an offer in two headers and of ",";
+    the subprotocol every server answers with."""
+    return {
+        "app": {
+            "two headers: offered": offered or ["chat.v2", "chat.v1"],
+            "two headers: the header": ["chat.v2", "chat.v1"] if header is None else header,
+            '"," alone: offered': list(alone) if isinstance(alone, tuple) else alone,
+        },
+        "client": {"two headers: negotiated": "chat.v1"},
+    }
+
+
+def _refusals(version_8: int, http_10: int, short_key: int) -> Outcome:
+    """``malformed-handshake``: the status each request is answered with."""
+    return {
+        "app": None,
+        "client": {
+            "Sec-WebSocket-Version: 8": version_8,
+            "HTTP/1.0": http_10,
+            "a 5-byte key": short_key,
+        },
+    }
+
+
 def _backpressure(*, waited: bool) -> Outcome:
     """``send-backpressure``: every byte arrives; whether a send waited for the reader."""
     return {"app": {"a send waited for the client": waited}, "client": {"MiB received": 16.0}}
@@ -787,6 +824,43 @@ INHERENT: Final[tuple[Inherent, ...]] = (
             "hypercorn-trio": _header_values(),
             "daphne": _header_values(),
             "granian": _header_values(control="HTTP 400"),
+        },
+    },
+    {
+        "id": "subprotocol-offer",
+        "title": "an offer in two Sec-WebSocket-Protocol headers (chat.v2, chat.v1), and one "
+        'of empty items only (","), as the app sees it',
+        "transport": "ws",
+        "reason": "the server parses the offer before the app runs: hypercorn keeps only the "
+        "last header's list (and refuses an accept of anything else), daphne joins the "
+        "headers into one, uvicorn's wsproto implementation leaves them out of the scope, and "
+        "uvicorn's sans-I/O implementation and daphne answer 400 to an offer of nothing",
+        "expect": {
+            "uvicorn-websockets": _offer(),
+            "uvicorn-websockets-sansio": _offer(alone="HTTP 400"),
+            "uvicorn-wsproto": _offer(header=[]),
+            "hypercorn-asyncio": _offer(["chat.v1"]),
+            "hypercorn-trio": _offer(["chat.v1"]),
+            "daphne": _offer(header=["chat.v2,chat.v1"], alone="HTTP 400"),
+            "granian": _offer(),
+        },
+    },
+    {
+        "id": "malformed-handshake",
+        "title": "handshake requests RFC 6455 has a server refuse: the server's answer",
+        "transport": "ws",
+        "reason": "the server answers the request before the app runs: daphne accepts "
+        "version 8, hypercorn refuses HTTP/1.0, and a key that is not 16 bytes is refused by "
+        "three configurations and accepted by four; only uvicorn's wsproto implementation "
+        "answers a wrong version with 426 as the RFC asks",
+        "expect": {
+            "uvicorn-websockets": _refusals(400, 101, 400),
+            "uvicorn-websockets-sansio": _refusals(400, 101, 400),
+            "uvicorn-wsproto": _refusals(426, 101, 101),
+            "hypercorn-asyncio": _refusals(400, 400, 101),
+            "hypercorn-trio": _refusals(400, 400, 101),
+            "daphne": _refusals(101, 101, 400),
+            "granian": _refusals(400, 101, 101),
         },
     },
     {

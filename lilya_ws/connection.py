@@ -135,5 +135,9 @@ class Connection(Mapping[str, Any]):
 
     @property
     def subprotocols(self) -> list[str]:
-        """The subprotocols the client offered, in its order of preference."""
-        return list(self.scope.get("subprotocols") or ())
+        """The subprotocols the client offered, in its order of preference.
+
+        Empty items (``a,,b``, a lone ``,``) are not offered subprotocols (RFC 9110
+        section 5.6.1 has a list's recipient ignore them): granian drops them, the
+        other servers keep ``""``, and this list never has one."""
+        return [offered for offered in self.scope.get("subprotocols") or () if offered]

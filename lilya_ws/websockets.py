@@ -206,7 +206,7 @@ class WebSocket(Channel):
         }
         if subprotocol is not None or headers:
             message = checked_accept(subprotocol, headers, self)
-        elif self.scope.get("subprotocols"):
+        elif self.scope.get("subprotocols") and self.subprotocols:  # empty items: none offered
             warnings.warn(
                 f"The client offered subprotocols {self.subprotocols} and accept() chose none:"
                 " browsers fail this handshake. Pass accept(subprotocol=...) with one of them.",

@@ -39,6 +39,8 @@ NOT_REPRODUCIBLE: Final[Mapping[str, str]] = {
     "unbounded): a preset's sends never wait",
     "lifespan-state": "the test client runs no lifespan: a preset's state starts empty",
     "request-header-bytes": _BRIDGE + "parses the request (a control byte goes unanswered)",
+    "subprotocol-offer": _BRIDGE + "parses the Sec-WebSocket-Protocol headers",
+    "malformed-handshake": _BRIDGE + "answers a request RFC 6455 refuses",
     "client-left-before-accept": _BRIDGE + "holds the client's handshake until the app "
     "answers it, and does not pass on a client that leaves meanwhile",
 }

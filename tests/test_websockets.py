@@ -286,6 +286,22 @@ async def test_no_subprotocol_warning_when_none_offered_or_one_chosen(
     assert rec.sent == [{"type": "websocket.accept", "subprotocol": chosen, "headers": []}]
 
 
+async def test_empty_items_of_the_offer_are_not_subprotocols() -> None:
+    """``a,,b`` reaches the app as ``["a", "", "b"]`` from six configurations, as
+    ``["a", "b"]`` from granian; a lone ``,`` as ``["", ""]`` or ``[]``."""
+    rec = Recorder(CONNECT)
+    rec.scope["subprotocols"] = ["v2.chat", "", "v1.chat"]
+    assert rec.websocket().subprotocols == ["v2.chat", "v1.chat"]
+
+    rec.scope["subprotocols"] = ["", ""]
+    ws = rec.websocket()
+    assert ws.subprotocols == []
+    with pytest.raises(InvalidMessage, match="was not offered"):
+        await ws.accept(subprotocol="")
+    await ws.accept()  # no NoSubprotocolWarning: nothing was offered
+    assert rec.sent == [{"type": "websocket.accept", "subprotocol": None, "headers": []}]
+
+
 @pytest.mark.parametrize("response_kind", ["plain", "streamed"])
 async def test_denial_response_or_documented_runtime_error(
     dialect: str, response_kind: str

@@ -25,7 +25,7 @@ from typing import Final, TypedDict
 
 import h11
 from wsproto.connection import Connection, ConnectionType
-from wsproto.events import CloseConnection
+from wsproto.events import CloseConnection, Event, Ping, Pong
 
 
 @dataclass
@@ -37,6 +37,8 @@ class Handshake:
     headers: tuple[tuple[str, str], ...]
     http: h11.Connection = field(repr=False)
     """The client side of the exchange, left after the response head."""
+    frames: Connection | None = field(default=None, repr=False)
+    """The client side of the WebSocket after the 101, made by the first frame sent."""
 
     @property
     def buffered(self) -> bytes:
@@ -72,11 +74,20 @@ class Handshake:
 
         Returns whether the server answered; frames before its close are skipped.
         """
+        return self._exchange(CloseConnection(code, reason), CloseConnection, timeout)
+
+    def ping(self, timeout: float) -> bool:
+        """Send a ping and wait up to ``timeout`` for the server's pong: whether it came."""
+        return self._exchange(Ping(b"probe"), Pong, timeout)
+
+    def _exchange(self, sent: Event, answer: type[Event], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        websocket = Connection(ConnectionType.CLIENT, trailing_data=self.buffered)
+        if self.frames is None:
+            self.frames = Connection(ConnectionType.CLIENT, trailing_data=self.buffered)
+        websocket = self.frames
         try:
-            self.sock.sendall(websocket.send(CloseConnection(code, reason)))
-            while not any(isinstance(event, CloseConnection) for event in websocket.events()):
+            self.sock.sendall(websocket.send(sent))
+            while not any(isinstance(event, answer) for event in websocket.events()):
                 if not (chunk := self._recv(deadline)):
                     return False
                 websocket.receive_data(chunk)

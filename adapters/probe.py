@@ -124,10 +124,12 @@ class GoneSeen(TypedDict):
     """Two sends made after the client left but before the app called receive().
 
     ``close_answered`` says whether the server answered the client's close frame
-    within a second, before the app called receive() (None: the client dropped TCP).
+    within a second, before the app called receive() (None: the client dropped TCP);
+    ``ping_answered`` the same of a ping sent just before it.
     """
 
     close_answered: bool | None
+    ping_answered: bool | None
     sends: list[Outcome]
     receive: Outcome
 
@@ -258,6 +260,7 @@ def capabilities_from(dialect: Dialect) -> ServerCapabilities:
         ),
         second_receive_hangs=any(outcome["result"] == "hung" for outcome in again),
         answers_close_without_receive=gone["close_answered"] is True,
+        answers_ping_without_receive=gone["ping_answered"] is True,
         send_after_close=_send_kind(error["mro"] if error else None),
         send_after_close_error=error["type"] if error else None,
         standard_close_codes=dialect["close_1011"]["code"] == 1011,
@@ -381,26 +384,30 @@ class Probe:
     async def send_after_gone(self, *, abrupt: bool, reset: bool = False) -> GoneSeen:
         """Leave while the app is not receiving, then wake it to send.
 
-        A clean leave is what a client with a one-second close timeout does:
-        send the close frame, wait up to a second for the answer, close TCP.
+        A clean leave pings (and waits up to a second for the pong), then does what
+        a client with a one-second close timeout does: send the close frame, wait up
+        to a second for the answer, close TCP.
         An abrupt one closes TCP (a FIN), or resets it when ``reset``.
         """
         key = uuid.uuid4().hex
 
-        def leave() -> bool | None:
+        def leave() -> tuple[bool | None, bool | None]:
             with self._open(f"/send-after-gone?id={key}") as handshake:
                 if abrupt:
                     handshake.abort(reset=reset)
-                    return None
-                return handshake.send_close(
+                    return None, None
+                pong = handshake.ping(timeout=HANG_TIMEOUT)
+                closed = handshake.send_close(
                     CLIENT_CLOSE_CODE, CLIENT_CLOSE_REASON, timeout=HANG_TIMEOUT
                 )
+                return pong, closed
 
-        answered = await asyncio.to_thread(leave)
+        pong, answered = await asyncio.to_thread(leave)
         async with self._connect(f"/signal?id={key}") as ws:
             await _closed(ws)
         seen = cast(GoneSeen, await self.report(key))
         seen["close_answered"] = answered
+        seen["ping_answered"] = pong
         return seen
 
     async def after_leave(self, steps: str, *, reset: bool = False) -> list[Outcome]:

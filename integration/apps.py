@@ -194,6 +194,18 @@ async def subprotocol(websocket: WebSocket) -> None:
     await kit.drain(websocket)
 
 
+async def busy(websocket: WebSocket) -> None:
+    """Take one message and say so, then work (wait for ``/signal``) neither receiving
+    nor sending; then send the result."""
+    await websocket.accept()
+    await websocket.receive_text()
+    await websocket.send_text("working")
+    signal = await kit.mailbox.take("signal:" + kit.token_of(websocket), p.CLIENT_WAIT)
+    sent, _ = await kit.capture(websocket.send_text("result"))
+    report: p.BusyReport = {"signalled": signal is not None, "send": sent}
+    kit.post(websocket, report)
+
+
 async def offered(websocket: WebSocket) -> None:
     """Report the subprotocols offered, parsed and as request headers; accept the last
     one offered, then close."""
@@ -598,6 +610,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "connection-data": connection_data,
     "subprotocol": subprotocol,
     "offered": offered,
+    "busy": busy,
     "accept-headers": accept_headers,
     "close-with-reason": close_with_reason,
     "close-before-accept": close_before_accept,

@@ -27,6 +27,7 @@ from adapters.handshake import SUBPROTOCOL_OFFERS
 from integration import protocol as p
 from integration.client import (
     REPO_ROOT,
+    CheckFailed,
     NotRunnable,
     RawConnection,
     Target,
@@ -233,6 +234,28 @@ async def subprotocol_list(target: Target) -> Outcome:
     seen, negotiated = await offer_seen(target, "empty items")
     offered = seen if isinstance(seen, str) else seen["offered"]
     return {"app": {"offered": offered}, "client": {"negotiated": negotiated}}
+
+
+@check("busy-app")
+async def busy_app(target: Target) -> Outcome:
+    """While the app works between a receive and its next send, the client pings, then
+    closes: whether each is answered at once, and what the app's send does then."""
+    token = new_token()
+    raw = await RawConnection.open(target, f"/busy?token={token}")
+    try:
+        raw.send_frame(0x1, b"work")
+        if await raw.next_frame() != (0x1, b"working"):
+            raise CheckFailed("the app did not say it was working")
+        raw.send_frame(0x9, b"still there?")
+        pong = await raw.answered(0xA)
+        raw.send_close(p.CLIENT_CLOSE_CODE, p.CLIENT_CLOSE_REASON)
+        closed = await raw.answered(0x8)
+    finally:
+        raw.close()
+    await signal(target, token)
+    seen = cast(p.BusyReport, await report(target, token))
+    app: JSON = {"signalled": seen["signalled"], "send after the client left": kind(seen["send"])}
+    return {"app": app, "client": {"ping answered": pong, "close answered": closed}}
 
 
 @check("close-code-reason")

@@ -342,6 +342,20 @@ class RawConnection:
         except asyncio.TimeoutError:
             return "none"
 
+    async def answered(self, opcode: int, timeout: float = p.HANG_LIMIT) -> bool:
+        """Whether the server sends a frame with ``opcode`` within ``timeout`` (the
+        frames before it are skipped)."""
+
+        async def until_it_comes() -> None:
+            while (await self._frame())[0] != opcode:
+                pass
+
+        try:
+            await asyncio.wait_for(until_it_comes(), timeout)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            return False
+        return True
+
     async def next_frame(self) -> tuple[int, bytes]:
         """The server's next frame: its opcode and payload."""
         return await bounded(self._frame())

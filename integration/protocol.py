@@ -256,6 +256,13 @@ class SubprotocolReport(TypedDict):
     refused: CallOutcome
 
 
+class BusyReport(TypedDict):
+    """``/busy``: whether the client's signal came, and the send after the work."""
+
+    signalled: bool
+    send: CallOutcome
+
+
 class OfferedReport(TypedDict):
     """``/offered``: the offer as the app sees it, parsed and as request headers."""
 

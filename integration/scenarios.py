@@ -233,6 +233,17 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "see": ["subprotocol-offer"],
     },
     {
+        "name": "busy-app",
+        "title": "the app works between a receive and its next send: the client's ping and "
+        "close are answered at once, and the send after the client left raises",
+        "transport": "ws",
+        "expect": {
+            "app": {"signalled": True, "send after the client left": "WebSocketDisconnect"},
+            "client": {"ping answered": True, "close answered": True},
+        },
+        "see": ["client-close-code"],
+    },
+    {
         "name": "close-code-reason",
         "title": "close(4002, reason) after accept: the code",
         "transport": "ws",

@@ -75,6 +75,10 @@ class ServerQuirks:
     defers_close_reply: bool = False
     """The server answers a client's close frame only once the application sends its
     own close or returns: until then the client waits."""
+    reads_only_while_receiving: bool = False
+    """The server reads the client's frames only while the application awaits a
+    receive: a ping or a close frame waits unanswered while it works on something
+    else. A receive is kept pending all the time (``readahead.py``, persistent)."""
     silent_after_departure: bool = False
     """A send after the peer left returns as if delivered: only a pending receive can
     tell (``readahead.py``). The ASGI spec asks servers to raise instead."""
@@ -119,6 +123,10 @@ def quirks_of(family: str) -> ServerQuirks:
         close_codes=next((s.close_codes for s in members if s.close_codes is not None), None),
         waits_for_close_reply=any(server.waits_for_close_reply for server in members),
         defers_close_reply=not all(fact.answers_close_without_receive for fact in facts),
+        reads_only_while_receiving=not all(
+            fact.answers_ping_without_receive and fact.answers_close_without_receive
+            for fact in facts
+        ),
         silent_after_departure=any(fact.send_after_close == "silent" for fact in facts),
         empties_unencodable_text=not all(fact.unencodable_text_raises for fact in facts),
     )

@@ -184,6 +184,7 @@ class Channel(Connection):
                 self._ahead is None
                 and self._receive_timeout is None
                 and self._max_message_size is None
+                and not quirks.reads_only_while_receiving
             )
         else:
             self._fast_send = self._fast_receive = False
@@ -207,13 +208,15 @@ class Channel(Connection):
                 "Another receive is already waiting on this WebSocket: receive from one task"
             )
         ahead = self._ahead
-        if ahead is not None and not ahead.started and timeout is None:
+        reads_on = self._quirks.reads_only_while_receiving
+        if ahead is not None and not ahead.started and timeout is None and not reads_on:
             self._stop_reading()  # the app receives before the read-ahead ever ran: no hop
             ahead = None
-        elif ahead is None and timeout is not None and self._app_state is CONNECTED:
+        elif ahead is None and (timeout is not None or reads_on) and self._app_state is CONNECTED:
             # A timed receive never cancels the server's: granian loses the message a
             # receive cancelled on its way back had taken (adapters/DIALECTS.md,
-            # cancelled-receive). A read-ahead's receive runs on, for the next receive.
+            # cancelled-receive). A read-ahead's receive runs on, for the next receive;
+            # where the server reads only while a receive is pending, always.
             self._read_ahead()
             ahead = self._ahead
         if ahead is not None:
@@ -290,7 +293,12 @@ class Channel(Connection):
         """Keep a receive pending while the application only sends, so a send can tell
         that the peer left (``readahead.py``)."""
         if self._client_state is CONNECTED and self._ahead is None and self._last != "receiving":
-            self._ahead = ReadAhead(self._receive, self._take, self._answer_close)
+            self._ahead = ReadAhead(
+                self._receive,
+                self._take,
+                self._answer_close,
+                persistent=self._quirks.reads_only_while_receiving,
+            )
             self._fast_receive = False
 
     def _read_ahead_if_idle(self) -> None:

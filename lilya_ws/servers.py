@@ -87,6 +87,8 @@ class ServerCapabilities:
     """After ``websocket.disconnect`` another ``receive()`` can block forever."""
     answers_close_without_receive: bool
     """The server answers a client's close frame while the app is not in ``receive()``."""
+    answers_ping_without_receive: bool
+    """The server answers a client's ping while the app is not in ``receive()``."""
     send_after_close: SendAfterClose
     """What ``send()`` does after the client closed, before the app saw the disconnect."""
     send_after_close_error: str | None
@@ -151,6 +153,7 @@ _UVICORN_WEBSOCKETS: Final = ServerCapabilities(
     disconnect_code_types=frozenset({"int", "CloseCode"}),
     second_receive_hangs=False,
     answers_close_without_receive=True,
+    answers_ping_without_receive=True,
     send_after_close="oserror",
     send_after_close_error="uvicorn.protocols.utils.ClientDisconnected",
     standard_close_codes=True,
@@ -206,6 +209,7 @@ _DAPHNE: Final = ServerCapabilities(
     disconnect_code_types=frozenset({"int"}),
     second_receive_hangs=True,
     answers_close_without_receive=True,
+    answers_ping_without_receive=True,
     send_after_close="silent",
     send_after_close_error=None,
     standard_close_codes=False,
@@ -223,6 +227,7 @@ _GRANIAN: Final = replace(
     abrupt_close_code=1005,
     disconnect_code_types=frozenset({"int"}),
     answers_close_without_receive=False,  # adapters/DIALECTS.md: defers-close-reply
+    answers_ping_without_receive=False,  # adapters/DIALECTS.md: busy-app
     send_after_close="silent",
     send_after_close_error=None,
     unencodable_text_raises=False,  # adapters/DIALECTS.md: unencodable-text

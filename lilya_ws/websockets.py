@@ -239,7 +239,9 @@ class WebSocket(Channel):
         self._refresh()
         if quirks.empties_unencodable_text:
             self._send = text_checked(self._send)
-        if quirks.silent_after_departure:
+        if quirks.reads_only_while_receiving:
+            self._read_ahead()  # from now on: pings and close frames are answered at once
+        elif quirks.silent_after_departure:
             call_soon(self._read_ahead_if_idle)
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str | None = None) -> None:

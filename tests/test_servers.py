@@ -57,6 +57,7 @@ def _change(monkeypatch: pytest.MonkeyPatch, name: str, **facts: Any) -> Server:
         ("granian", "streamed_denial", "streams_denial_body", "streamed_denial"),
         ("hypercorn-asyncio", "empty_text_sent", "drops_empty_messages", "drops_empty_sends"),
         ("granian", "answers_close_without_receive", "defers_close_reply", None),
+        ("uvicorn-wsproto", "answers_ping_without_receive", "reads_only_while_receiving", None),
     ],
 )
 def test_changing_one_fact_changes_every_derived_view(

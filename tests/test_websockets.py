@@ -1158,6 +1158,32 @@ async def test_non_utf8_json_is_invalid_json_with_the_bytes_kept(payload: bytes)
 GRANIAN_EXTENSIONS: dict[str, Any] = {"websocket.http.response": {}, "http.response.pathsend": {}}
 
 
+@pytest.mark.parametrize(("extensions", "pending"), [(GRANIAN_EXTENSIONS, True), ({}, False)])
+async def test_a_receive_stays_pending_while_the_app_works_where_the_server_needs_one(
+    extensions: dict[str, Any], pending: bool
+) -> None:
+    """granian answers a client's ping or close frame only while a receive is pending
+    (DIALECTS.md, busy-app): after each receive returns, lilya_ws keeps one pending
+    there, and the messages it takes reach the app in order."""
+    rec = IdleRecorder(CONNECT, {"type": "websocket.receive", "text": "work"})
+    rec.scope["extensions"] = extensions
+    ws = rec.websocket()
+    await ws.accept()
+    assert await ws.receive_text() == "work"
+    await ws.send_text("working")  # one send: an app that only sends has not shown yet
+    if pending:
+        await asyncio.wait_for(rec.waiting.wait(), 1.0)  # the read-ahead's receive
+    assert rec.receiving is pending
+    assert _read_aheads() == pending
+    rec.incoming.append({"type": "websocket.receive", "text": "more"})
+    rec.incoming.append({"type": "websocket.disconnect", "code": 4001})
+    rec.idle.set()
+    assert await ws.receive_text() == "more"
+    with pytest.raises(WebSocketDisconnect):
+        await ws.receive_text()
+    assert _read_aheads() == 0
+
+
 @pytest.mark.parametrize(("extensions", "answered"), [(GRANIAN_EXTENSIONS, True), ({}, False)])
 async def test_a_client_close_is_answered_where_the_server_waits_for_the_app(
     extensions: dict[str, Any], answered: bool

@@ -195,11 +195,12 @@ async def subprotocol(websocket: WebSocket) -> None:
 
 
 async def busy(websocket: WebSocket) -> None:
-    """Take one message and say so, then work (wait for ``/signal``) neither receiving
-    nor sending; then send the result."""
+    """Take one message and say so, then work for ``BUSY_WORK`` seconds and until told
+    the client has left, neither receiving nor sending; then send the result."""
     await websocket.accept()
     await websocket.receive_text()
     await websocket.send_text("working")
+    await anyio.sleep(p.BUSY_WORK)  # the app's work, not a synchronisation
     signal = await kit.mailbox.take("signal:" + kit.token_of(websocket), p.CLIENT_WAIT)
     sent, _ = await kit.capture(websocket.send_text("result"))
     report: p.BusyReport = {"signalled": signal is not None, "send": sent}

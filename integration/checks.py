@@ -238,8 +238,8 @@ async def subprotocol_list(target: Target) -> Outcome:
 
 @check("busy-app")
 async def busy_app(target: Target) -> Outcome:
-    """While the app works between a receive and its next send, the client pings, then
-    closes: whether each is answered at once, and what the app's send does then."""
+    """While the app works between a receive and its next send (``BUSY_WORK``), the client
+    pings, then closes: whether each is answered, and what the app's send does then."""
     token = new_token()
     raw = await RawConnection.open(target, f"/busy?token={token}")
     try:

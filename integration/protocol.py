@@ -67,6 +67,9 @@ ODD_HEADER_VALUES: Final[Mapping[str, bytes]] = {
 """Request header values a client library would not send: not ASCII, or with a CTL."""
 SLOW_READER_MIB: Final = 16
 """``send-backpressure``: what the app sends to a client that reads nothing at first."""
+BUSY_WORK: Final = 0.3
+"""``/busy``: how long the app works between a receive and its next send, longer than
+twice ``lilya_ws.channel.IDLE_AFTER`` (from then on lilya_ws keeps a receive pending)."""
 SLOW_READER_PAUSE: Final = 2.0
 """Seconds that client reads nothing after the handshake."""
 UNENCODABLE_TEXT: Final = "half \ud800"

@@ -234,8 +234,8 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     },
     {
         "name": "busy-app",
-        "title": "the app works between a receive and its next send: the client's ping and "
-        "close are answered at once, and the send after the client left raises",
+        "title": "the app works 0.3 s between a receive and its next send: the client's ping "
+        "and close are answered, and the send after the client left raises",
         "transport": "ws",
         "expect": {
             "app": {"signalled": True, "send after the client left": "WebSocketDisconnect"},

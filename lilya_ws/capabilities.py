@@ -78,13 +78,18 @@ class ServerQuirks:
     reads_only_while_receiving: bool = False
     """The server reads the client's frames only while the application awaits a
     receive: a ping or a close frame waits unanswered while it works on something
-    else. A receive is kept pending all the time (``readahead.py``, persistent)."""
+    else."""
     silent_after_departure: bool = False
     """A send after the peer left returns as if delivered: only a pending receive can
     tell (``readahead.py``). The ASGI spec asks servers to raise instead."""
     empties_unencodable_text: bool = False
     """A text with no UTF-8 (a lone surrogate) reaches the client as an empty text,
     where the other servers' ``send`` raises ``UnicodeEncodeError``."""
+    watches_idle: bool = field(init=False)
+    """lilya_ws keeps a receive of the server's pending while the application is not
+    receiving (``Channel._idle_check``): where the server reads the client's frames
+    only while one is pending, and where a send after the peer left is silent (only a
+    pending receive can tell)."""
     sends_as_given: bool = field(init=False)
     """Every payload reaches the client as sent: a send needs no check at all."""
     longest_unchecked: int = field(init=False)
@@ -95,6 +100,8 @@ class ServerQuirks:
     def __post_init__(self) -> None:
         limit = self.max_send_size
         # frozen: derived once, here
+        watches = self.reads_only_while_receiving or self.silent_after_departure
+        object.__setattr__(self, "watches_idle", watches)
         object.__setattr__(self, "sends_as_given", not self.drops_empty_messages and limit is None)
         object.__setattr__(self, "longest_unchecked", sys.maxsize if limit is None else limit // 4)
 

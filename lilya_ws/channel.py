@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeAlias
 
 from lilya_ws.capabilities import NO_QUIRKS, is_peer_gone
 from lilya_ws.close_codes import ABNORMAL_CLOSURE, NO_STATUS_RECEIVED, NORMAL_CLOSURE
-from lilya_ws.concurrency import Event, new_event, wait_with_timeout
+from lilya_ws.concurrency import Event, IdleTimer, new_event, wait_with_timeout
 from lilya_ws.connection import Connection
 from lilya_ws.errors import (
     ConnectionClosed,
@@ -63,6 +63,10 @@ send, receive...) never starts it. "sent" is also nothing since the handshake;
 read-ahead: a second one is refused (``_next_message``). Literal
 strings, not named constants: the hot paths test and set it on every message, and
 a constant costs a global lookup each time."""
+IDLE_AFTER: Final = 0.05
+"""Seconds (to twice as many) after the application's last receive from which, where the
+server needs it (``ServerQuirks.watches_idle``), a receive is kept pending for it: an
+echo loop is back sooner, and never pays for one."""
 
 
 def _disconnect_fields(message: Mapping[str, Any]) -> tuple[int, str]:
@@ -83,6 +87,7 @@ class Channel(Connection):
         "_departed",
         "_fast_receive",
         "_fast_send",
+        "_idle",
         "_last",
         "_longest_unchecked",
         "_max_message_size",
@@ -122,6 +127,7 @@ class Channel(Connection):
         self._ahead: ReadAhead | None = None
         self._quirks = NO_QUIRKS  # the server's, recognised once, by accept()
         self._last: LastStep = "sent"
+        self._idle: IdleTimer | None = None  # made by accept() where the server needs it
         self._accepted = False
         self._close_answered = False
         self.close_code: int | None = None
@@ -184,7 +190,6 @@ class Channel(Connection):
                 self._ahead is None
                 and self._receive_timeout is None
                 and self._max_message_size is None
-                and not quirks.reads_only_while_receiving
             )
         else:
             self._fast_send = self._fast_receive = False
@@ -208,15 +213,13 @@ class Channel(Connection):
                 "Another receive is already waiting on this WebSocket: receive from one task"
             )
         ahead = self._ahead
-        reads_on = self._quirks.reads_only_while_receiving
-        if ahead is not None and not ahead.started and timeout is None and not reads_on:
+        if ahead is not None and not ahead.started and timeout is None:
             self._stop_reading()  # the app receives before the read-ahead ever ran: no hop
             ahead = None
-        elif ahead is None and (timeout is not None or reads_on) and self._app_state is CONNECTED:
+        elif ahead is None and timeout is not None and self._app_state is CONNECTED:
             # A timed receive never cancels the server's: granian loses the message a
             # receive cancelled on its way back had taken (adapters/DIALECTS.md,
-            # cancelled-receive). A read-ahead's receive runs on, for the next receive;
-            # where the server reads only while a receive is pending, always.
+            # cancelled-receive). A read-ahead's receive runs on, for the next receive.
             self._read_ahead()
             ahead = self._ahead
         if ahead is not None:
@@ -226,6 +229,8 @@ class Channel(Connection):
                 message = await (taking if timeout is None else wait_with_timeout(taking, timeout))
             finally:
                 self._last = "received"
+                if self._idle is not None:
+                    self._idle.note()
             if ahead.drained:  # the application receives by itself again: the fast paths may
                 self._ahead = None
                 self._refresh()
@@ -239,6 +244,8 @@ class Channel(Connection):
             raw = await (receiving if timeout is None else wait_with_timeout(receiving, timeout))
         finally:
             self._last = "received"
+            if self._idle is not None:
+                self._idle.note()
         return self._take(raw)
 
     def _take(self, message: Mapping[str, Any]) -> WebSocketReceiveMessage:
@@ -293,17 +300,15 @@ class Channel(Connection):
         """Keep a receive pending while the application only sends, so a send can tell
         that the peer left (``readahead.py``)."""
         if self._client_state is CONNECTED and self._ahead is None and self._last != "receiving":
-            self._ahead = ReadAhead(
-                self._receive,
-                self._take,
-                self._answer_close,
-                persistent=self._quirks.reads_only_while_receiving,
-            )
+            self._ahead = ReadAhead(self._receive, self._take, self._answer_close)
             self._fast_receive = False
 
-    def _read_ahead_if_idle(self) -> None:
-        """Soon after the handshake: read ahead unless the application has received."""
-        if self._last == "sent" and self._app_state is CONNECTED:
+    def _idle_check(self) -> None:
+        """Once the application lets the loop run after the handshake, and ``IDLE_AFTER``
+        (to twice that) after its last receive: unless it is receiving, keep a receive pending
+        for it, so a send after the peer left can tell, and granian answers pings and
+        close frames while the application works (``adapters/DIALECTS.md``, busy-app)."""
+        if self._app_state is CONNECTED:
             self._read_ahead()
 
     def _note_send(self) -> None:
@@ -316,7 +321,7 @@ class Channel(Connection):
     def _sent_again(self) -> None:
         """A second send in a row: where a send after the peer left is silent, keep a
         receive pending (elsewhere the server's send raises by itself)."""
-        if self._ahead is None and self._quirks.silent_after_departure:
+        if self._ahead is None and self._idle is not None:
             self._read_ahead()
 
     def _stop_reading(self) -> None:

@@ -17,7 +17,15 @@ from typing import Any, Final, Protocol, TypeVar
 
 from lilya_ws.errors import ReceiveTimeout
 
-__all__ = ["Event", "Task", "call_soon", "new_event", "start_task", "wait_with_timeout"]
+__all__ = [
+    "Event",
+    "IdleTimer",
+    "Task",
+    "call_soon",
+    "new_event",
+    "start_task",
+    "wait_with_timeout",
+]
 
 T = TypeVar("T")
 
@@ -95,7 +103,8 @@ def start_task(run: Callable[[], Coroutine[Any, Any, None]], name: str) -> Task:
 
 
 _NO_CONTEXT: Final = contextvars.Context()
-"""``call_soon``'s callbacks read no context variable: none is copied for them."""
+"""``call_soon``'s and the idle timer's callbacks read no context variable: none is
+copied for them."""
 
 
 def call_soon(callback: Callable[[], None]) -> None:
@@ -106,3 +115,59 @@ def call_soon(callback: Callable[[], None]) -> None:
     import trio
 
     trio.lowlevel.current_trio_token().run_sync_soon(callback)
+
+
+class IdleTimer:
+    """Calls ``callback()`` once nothing has been ``note()``-d for ``delay`` seconds.
+
+    Noting only counts, so an owner may note every message: no timer and no clock
+    read for each. Once noted, the timer ticks every ``delay`` seconds: a tick that
+    finds new notes ticks again, one that finds none calls back and stops (the
+    callback runs outside any task; under trio, in a system task of its own). The
+    call comes ``delay`` to ``2 * delay`` seconds after the last note.
+    """
+
+    __slots__ = ("_callback", "_delay", "_loop", "_notes", "_seen", "_ticking")
+
+    def __init__(self, callback: Callable[[], None], delay: float) -> None:
+        self._callback = callback
+        self._delay = delay
+        self._notes = self._seen = 0
+        self._ticking = False
+        self._loop = asyncio.get_running_loop() if _running_asyncio() else None
+
+    def note(self) -> None:
+        """Something happened: the callback waits for ``delay`` seconds without one."""
+        self._notes += 1
+        if not self._ticking:
+            self._ticking = True
+            self._seen = self._notes
+            self._tick_later()
+
+    def _tick_later(self) -> None:
+        if self._loop is not None:
+            self._loop.call_later(self._delay, self._tick, context=_NO_CONTEXT)
+        else:
+            start_task(self._trio_ticks, "lilya_ws idle timer")
+
+    def _tick(self) -> None:
+        if self._ticks_on():
+            self._tick_later()
+
+    async def _trio_ticks(self) -> None:
+        """trio has no timed callback: one task ticks for as long as the timer does."""
+        import trio
+
+        ticking = True
+        while ticking:  # a clock, not a wait for a condition: no event could replace it
+            await trio.sleep(self._delay)
+            ticking = self._ticks_on()
+
+    def _ticks_on(self) -> bool:
+        """A tick: notes since the last one keep the timer ticking; none call back."""
+        if self._notes != self._seen:
+            self._seen = self._notes
+            return True
+        self._ticking = False
+        self._callback()
+        return False

@@ -96,6 +96,8 @@ def receiver(
                 message = await receive()
             finally:
                 self._last = "received"
+                if self._idle is not None:
+                    self._idle.note()
             try:
                 data = message[key]
             except KeyError:  # not a data message: the checked path says what it is
@@ -125,6 +127,8 @@ def iterator(
                         message = await receive()
                     finally:
                         self._last = "received"
+                        if self._idle is not None:
+                            self._idle.note()
                     try:
                         data = message[key]
                     except KeyError:  # not a data message

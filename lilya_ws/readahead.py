@@ -12,10 +12,7 @@ It reads no further once it has handed a message to a waiting receive (the
 application is receiving by itself again, so an alternating echo loop pays
 nothing per message), after a ``websocket.disconnect``, and after ``MAX_HELD``
 messages nobody took (the server's own queue then holds the rest, as it would
-without lilya_ws). A ``persistent`` one reads on after a hand-over: granian
-answers a client's ping or close frame only while a receive is pending, so an
-application busy between two receives would leave them unanswered (a client's
-keepalive then gives up on the connection).
+without lilya_ws).
 """
 
 from __future__ import annotations
@@ -47,7 +44,6 @@ class ReadAhead:
         "_held",
         "_on_departure",
         "_on_message",
-        "_persistent",
         "_receive",
         "_task",
         "_waiter",
@@ -60,11 +56,8 @@ class ReadAhead:
         receive: Callable[[], Awaitable[Mapping[str, object]]],
         on_message: Callable[[Mapping[str, object]], WebSocketReceiveMessage],
         on_departure: Callable[[], Awaitable[None]],
-        *,
-        persistent: bool = False,
     ) -> None:
         self._receive = receive
-        self._persistent = persistent
         self._on_message = on_message
         self._on_departure = on_departure
         # Made by the first message read: an idle connection never has one. Rarely more
@@ -101,7 +94,7 @@ class ReadAhead:
                     self._task = None  # reading is over: the departure hook may cancel nothing
                     await self._on_departure()
                     break
-                if len(held) >= MAX_HELD or (self._waiting and not self._persistent):
+                if self._waiting or len(held) >= MAX_HELD:
                     break
                 self._wake()
         except Exception as exc:  # kept for the application's next receive

@@ -26,9 +26,9 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 from lilya_ws.capabilities import identify_quirks, is_peer_gone
-from lilya_ws.channel import CLOSE_TIMEOUT, Channel
+from lilya_ws.channel import CLOSE_TIMEOUT, IDLE_AFTER, Channel
 from lilya_ws.close_codes import ABNORMAL_CLOSURE, NORMAL_CLOSURE, close_for_error, validate_close
-from lilya_ws.concurrency import call_soon
+from lilya_ws.concurrency import IdleTimer, call_soon
 from lilya_ws.errors import (
     DenialResponseUnsupported,
     InvalidJSON,
@@ -239,10 +239,9 @@ class WebSocket(Channel):
         self._refresh()
         if quirks.empties_unencodable_text:
             self._send = text_checked(self._send)
-        if quirks.reads_only_while_receiving:
-            self._read_ahead()  # from now on: pings and close frames are answered at once
-        elif quirks.silent_after_departure:
-            call_soon(self._read_ahead_if_idle)
+        if quirks.watches_idle:
+            self._idle = IdleTimer(self._idle_check, IDLE_AFTER)
+            call_soon(self._idle_check)
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str | None = None) -> None:
         """Close the connection; before ``accept()`` every server answers HTTP 403.

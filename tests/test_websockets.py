@@ -28,6 +28,7 @@ from lilya_ws import (
     WebSocketStateError,
 )
 from lilya_ws import channel as channel_module
+from lilya_ws.channel import IDLE_AFTER
 from lilya_ws.concurrency import Event, new_event
 from lilya_ws.errors import NoSubprotocolWarning
 from lilya_ws.states import APP_TRANSITIONS, CLIENT_TRANSITIONS
@@ -1158,30 +1159,73 @@ async def test_non_utf8_json_is_invalid_json_with_the_bytes_kept(payload: bytes)
 GRANIAN_EXTENSIONS: dict[str, Any] = {"websocket.http.response": {}, "http.response.pathsend": {}}
 
 
-@pytest.mark.parametrize(("extensions", "pending"), [(GRANIAN_EXTENSIONS, True), ({}, False)])
-async def test_a_receive_stays_pending_while_the_app_works_where_the_server_needs_one(
-    extensions: dict[str, Any], pending: bool
+class QueueServer(Recorder):
+    """A server whose ``receive`` waits on a queue, as a real one does; ``pending`` is
+    set while a receive waits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
+        self.pending = asyncio.Event()
+
+    async def receive(self) -> Mapping[str, Any]:
+        self.pending.set()
+        try:
+            return await self.queue.get()
+        finally:
+            self.pending.clear()
+
+
+@pytest.mark.parametrize(
+    "extensions",
+    [GRANIAN_EXTENSIONS, {"websocket.http.response": {}}],  # granian; hypercorn (2.3)
+)
+async def test_a_receive_is_kept_pending_once_the_app_works_where_the_server_needs_one(
+    extensions: dict[str, Any],
 ) -> None:
-    """granian answers a client's ping or close frame only while a receive is pending
-    (DIALECTS.md, busy-app): after each receive returns, lilya_ws keeps one pending
-    there, and the messages it takes reach the app in order."""
-    rec = IdleRecorder(CONNECT, {"type": "websocket.receive", "text": "work"})
-    rec.scope["extensions"] = extensions
-    ws = rec.websocket()
+    """granian answers pings and close frames only while a receive is pending, and
+    hypercorn's send after the peer left is silent (DIALECTS.md, busy-app): once the
+    app has not received for IDLE_AFTER, lilya_ws keeps a receive pending for it."""
+    server = QueueServer()
+    server.scope["extensions"] = extensions
+    server.scope["asgi"]["spec_version"] = "2.3"
+    server.queue.put_nowait(CONNECT)
+    ws = server.websocket()
     await ws.accept()
-    assert await ws.receive_text() == "work"
-    await ws.send_text("working")  # one send: an app that only sends has not shown yet
-    if pending:
-        await asyncio.wait_for(rec.waiting.wait(), 1.0)  # the read-ahead's receive
-    assert rec.receiving is pending
-    assert _read_aheads() == pending
-    rec.incoming.append({"type": "websocket.receive", "text": "more"})
-    rec.incoming.append({"type": "websocket.disconnect", "code": 4001})
-    rec.idle.set()
-    assert await ws.receive_text() == "more"
-    with pytest.raises(WebSocketDisconnect):
+    receiving = asyncio.create_task(ws.receive_text())
+    await asyncio.wait_for(server.pending.wait(), 1.0)  # the app's own receive
+    server.queue.put_nowait({"type": "websocket.receive", "text": "work"})
+    assert await receiving == "work"
+    await ws.send_text("working")  # one send: not yet an app that only sends
+    assert not server.pending.is_set()
+    await asyncio.wait_for(server.pending.wait(), 4 * IDLE_AFTER)  # the read-ahead's
+    server.queue.put_nowait({"type": "websocket.disconnect", "code": 4001})
+    (ahead,) = [task for task in asyncio.all_tasks() if task.get_name() == "lilya_ws read-ahead"]
+    await asyncio.wait_for(ahead, 1.0)  # it takes the departure, and stops
+    with pytest.raises(WebSocketDisconnect) as gone:
+        await ws.send_text("result")
+    assert gone.value.code == ws.close_code == 4001
+    assert [m.get("text") for m in server.sent if m["type"] == "websocket.send"] == ["working"]
+
+
+async def test_a_send_within_idle_after_of_a_receive_learns_of_a_departure_one_call_late() -> None:
+    """The limit README states: on a silent server (hypercorn's shape), a send made
+    before IDLE_AFTER has passed since the app's last receive, after the client left,
+    returns (nothing reads the server's disconnect yet); the next call raises."""
+    server = QueueServer()
+    server.scope["asgi"]["spec_version"] = "2.3"
+    server.queue.put_nowait(CONNECT)
+    ws = server.websocket()
+    await ws.accept()
+    receiving = asyncio.create_task(ws.receive_text())
+    await asyncio.wait_for(server.pending.wait(), 1.0)
+    server.queue.put_nowait({"type": "websocket.receive", "text": "work"})
+    server.queue.put_nowait({"type": "websocket.disconnect", "code": 4001})
+    assert await receiving == "work"
+    await ws.send_text("answer")  # the server takes it silently
+    with pytest.raises(WebSocketDisconnect) as gone:
         await ws.receive_text()
-    assert _read_aheads() == 0
+    assert gone.value.code == 4001
 
 
 @pytest.mark.parametrize(("extensions", "answered"), [(GRANIAN_EXTENSIONS, True), ({}, False)])

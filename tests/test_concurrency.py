@@ -1,0 +1,50 @@
+"""The idle timer under asyncio and trio: one call once the notes stop for a while."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import pytest
+
+from lilya_ws.concurrency import IdleTimer
+
+DELAY = 0.05
+NOTES = 20
+"""Notes a quarter ``DELAY`` apart: five delays of an owner that is never idle."""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_callback_waits_until_notes_stop_then_comes_once(backend: str) -> None:
+    if backend == "trio":
+        pytest.importorskip("trio")
+
+    async def main() -> tuple[int, float, int, int]:
+        calls: list[float] = []
+        called = anyio.Event()
+
+        def callback() -> None:
+            calls.append(time.monotonic())  # no task runs it: no anyio clock
+            called.set()
+
+        timer = IdleTimer(callback, DELAY)
+        for _ in range(NOTES):
+            timer.note()
+            await anyio.sleep(DELAY / 4)  # the owner's pace, not a synchronisation
+        while_noting = len(calls)
+        last_note = time.monotonic()
+        timer.note()
+        with anyio.fail_after(10 * DELAY):
+            await called.wait()
+        await anyio.sleep(3 * DELAY)  # long enough for a second call, were there one
+        once = len(calls)
+        called = anyio.Event()
+        timer.note()  # noted again after the call: ticking again
+        with anyio.fail_after(10 * DELAY):
+            await called.wait()
+        return while_noting, calls[0] - last_note, once, len(calls)
+
+    while_noting, after, once, again = anyio.run(main, backend=backend)
+    assert while_noting == 0
+    assert DELAY <= after <= 3 * DELAY
+    assert (once, again) == (1, 2)

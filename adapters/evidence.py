@@ -31,7 +31,13 @@ import trustme
 from websockets.asyncio.client import ClientConnection, connect
 
 from .errors import ServerStartError
-from .handshake import MALFORMED_REQUESTS, SUBPROTOCOL_OFFERS, Malformation, open_handshake
+from .handshake import (
+    MALFORMED_REQUESTS,
+    ODD_HEADER_VALUES,
+    SUBPROTOCOL_OFFERS,
+    Malformation,
+    open_handshake,
+)
 from .probe import MIB, PROBE_APP, STEP_TIMEOUT, Probe, ScopeEntry
 from .probe_app import Outcome, shutdown_log
 from .process import RunningServer, TLSFiles
@@ -160,10 +166,6 @@ async def _unencodable(probe: Probe) -> Row:
     }
 
 
-HEADER_VALUES: Final = {"UTF-8": "café".encode(), "latin-1": b"caf\xe9", "control": b"a\x01b"}
-"""Request header values a client library would not send."""
-
-
 def _answer(
     server: RunningServer,
     path: str,
@@ -200,7 +202,7 @@ async def _header_bytes(probe: Probe, server: RunningServer) -> Row:
     """A raw request with an ``x-value`` header per value: the server's status line (or
     none within ``WIRE_TIMEOUT``) and, once accepted, the bytes the app got."""
     observed: dict[str, Row] = {}
-    for name, value in HEADER_VALUES.items():
+    for name, value in ODD_HEADER_VALUES.items():
         key = uuid.uuid4().hex
         status, _ = await asyncio.to_thread(
             _answer, server, f"/header?id={key}", b"X-Value: " + value + b"\r\n"

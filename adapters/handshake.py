@@ -143,6 +143,14 @@ MALFORMED_REQUESTS: Final[Mapping[str, Malformation]] = {
 """Requests RFC 6455 section 4.2.1 has a server refuse (it asks version 13, HTTP/1.1 or
 later and a key of 16 bytes), one fault each."""
 
+ODD_HEADER_VALUES: Final[Mapping[str, bytes]] = {
+    "UTF-8": "café".encode(),
+    "latin-1": "café".encode("latin-1"),
+    "control byte": b"a\x01b",
+}
+"""Request header values a client library would not send: not ASCII, or with a control
+byte (RFC 9110 forbids one in a field value)."""
+
 SUBPROTOCOL_OFFERS: Final[Mapping[str, tuple[bytes, ...]]] = {
     "two headers": (b"chat.v2", b"chat.v1"),
     "empty items": (b"chat.v2,,chat.v1",),

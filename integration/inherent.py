@@ -16,7 +16,7 @@ from typing import cast
 
 from websockets.exceptions import ConnectionClosed
 
-from adapters.handshake import MALFORMED_REQUESTS
+from adapters.handshake import MALFORMED_REQUESTS, ODD_HEADER_VALUES
 from integration import client as c
 from integration import protocol as p
 from integration.checks import MIB, connection_data_of, offer_seen
@@ -205,7 +205,7 @@ async def request_header_bytes(target: Target) -> Outcome:
     """A request header whose value is not ASCII (UTF-8, latin-1) or holds a control
     byte: what the app reads from ``headers``, or the server's answer without it."""
     app: dict[str, JSON] = {}
-    for name, value in p.ODD_HEADER_VALUES.items():
+    for name, value in ODD_HEADER_VALUES.items():
         token = c.new_token()
         raw = await c.RawConnection.request(
             target, f"/header-value?token={token}", [(b"x-value", value)]

@@ -7,7 +7,6 @@ JSON objects; their shapes are the ``TypedDict``s below.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Final, Literal, TypedDict
 
 # Routes served by ``integration.apps:app`` (the first path segment selects the app).
@@ -59,12 +58,6 @@ SECRET: Final = "secret-internal-detail-7f3a"
 APP_MAX_MESSAGE_SIZE: Final = 1024
 NON_ASCII_TEXT: Final = "héllo wörld ✓ 日本語 🎉"
 END: Final = "end"
-ODD_HEADER_VALUES: Final[Mapping[str, bytes]] = {
-    "UTF-8": "café".encode(),
-    "latin-1": "café".encode("latin-1"),
-    "control byte": b"a\x01b",
-}
-"""Request header values a client library would not send: not ASCII, or with a CTL."""
 SLOW_READER_MIB: Final = 16
 """``send-backpressure``: what the app sends to a client that reads nothing at first."""
 BUSY_WORK: Final = 0.3

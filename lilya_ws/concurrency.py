@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, TypeAlias, TypeVar
 
 from lilya_ws.errors import ReceiveTimeout
+
+if TYPE_CHECKING:
+    import trio
 
 __all__ = [
     "Event",
@@ -121,53 +126,142 @@ class IdleTimer:
     """Calls ``callback()`` once nothing has been ``note()``-d for ``delay`` seconds.
 
     Noting only counts, so an owner may note every message: no timer and no clock
-    read for each. Once noted, the timer ticks every ``delay`` seconds: a tick that
-    finds new notes ticks again, one that finds none calls back and stops (the
-    callback runs outside any task; under trio, in a system task of its own). The
-    call comes ``delay`` to ``2 * delay`` seconds after the last note.
+    read for each. A noted timer joins its event loop's clock (``_IdleClock``), which
+    ticks every ``delay`` seconds for all of them: a tick that finds new notes keeps a
+    timer, one that finds none lets it go and calls it back (outside any task; under
+    trio, in the clock's system task, so the callback must not raise). The call comes
+    ``delay`` to ``2 * delay`` seconds after the last note.
     """
 
-    __slots__ = ("_callback", "_delay", "_loop", "_notes", "_seen", "_ticking")
+    __slots__ = ("_callback", "_clock", "_delay", "_notes", "_seen", "_ticking")
 
     def __init__(self, callback: Callable[[], None], delay: float) -> None:
         self._callback = callback
         self._delay = delay
         self._notes = self._seen = 0
         self._ticking = False
-        self._loop = asyncio.get_running_loop() if _running_asyncio() else None
+        self._clock: _IdleClock | None = None  # the loop's, from the first note on
 
     def note(self) -> None:
         """Something happened: the callback waits for ``delay`` seconds without one."""
         self._notes += 1
         if not self._ticking:
             self._ticking = True
-            self._seen = self._notes
-            self._tick_later()
+            self._seen = self._notes - 1  # the clock's next tick, however near, keeps it
+            clock = self._clock
+            if clock is None:
+                clock = self._clock = _IdleClock.of_running_loop(self._delay)
+            clock.watch(self)
 
-    def _tick_later(self) -> None:
-        if self._loop is not None:
-            self._loop.call_later(self._delay, self._tick, context=_NO_CONTEXT)
-        else:
-            start_task(self._trio_ticks, "lilya_ws idle timer")
-
-    def _tick(self) -> None:
-        if self._ticks_on():
-            self._tick_later()
-
-    async def _trio_ticks(self) -> None:
-        """trio has no timed callback: one task ticks for as long as the timer does."""
-        import trio
-
-        ticking = True
-        while ticking:  # a clock, not a wait for a condition: no event could replace it
-            await trio.sleep(self._delay)
-            ticking = self._ticks_on()
-
-    def _ticks_on(self) -> bool:
-        """A tick: notes since the last one keep the timer ticking; none call back."""
+    def ticks_on(self) -> bool:
+        """A tick: whether there were notes since the last one (else the timer stops)."""
         if self._notes != self._seen:
             self._seen = self._notes
             return True
         self._ticking = False
-        self._callback()
         return False
+
+    def call_back(self) -> None:
+        """The notes stopped: call back."""
+        self._callback()
+
+
+_Clocks: TypeAlias = "dict[float, _IdleClock]"
+
+
+class _IdleClock:
+    """One event loop's tick for all its idle timers of one delay, while any is noted.
+
+    One clock per loop, not a timer per connection: 10,000 connections that each
+    receive once a second would otherwise schedule 20,000 timers a second.
+    """
+
+    __slots__ = ("_delay", "_on_asyncio", "_running", "_timers", "_wake")
+
+    _asyncio: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clocks]] = (
+        weakref.WeakKeyDictionary()  # a clock holds no loop: an entry goes with its loop
+    )
+
+    def __init__(self, delay: float) -> None:
+        self._delay = delay
+        self._on_asyncio = _running_asyncio()
+        self._timers: list[IdleTimer] = []
+        self._running = False
+        self._wake: Event | None = None  # trio: set to resume ticking; None: no task yet
+
+    @classmethod
+    def of_running_loop(cls, delay: float) -> _IdleClock:
+        """The running loop's clock for ``delay``, made by the first timer that needs it."""
+        if _running_asyncio():
+            clocks = cls._asyncio.setdefault(asyncio.get_running_loop(), {})
+        else:
+            clocks = _trio_clocks()
+        clock = clocks.get(delay)
+        if clock is None:
+            clock = clocks[delay] = cls(delay)
+        return clock
+
+    def watch(self, timer: IdleTimer) -> None:
+        """Tick ``timer`` from the next tick on."""
+        self._timers.append(timer)
+        if not self._running:
+            self._running = True
+            if self._on_asyncio:
+                self._tick_later()
+            elif self._wake is None:
+                start_task(self._trio_ticks, "lilya_ws idle clock")
+            else:
+                self._wake.set()
+
+    def _tick_later(self) -> None:
+        asyncio.get_running_loop().call_later(self._delay, self._tick, context=_NO_CONTEXT)
+
+    def _tick(self) -> None:
+        idle = self._tick_all()
+        if self._running:  # before the callbacks: one that raises stops no other timer
+            self._tick_later()
+        for timer in idle:
+            timer.call_back()
+
+    async def _trio_ticks(self) -> None:
+        """trio has no timed callback: one system task ticks for the whole run, and
+        waits for a note while no timer ticks."""
+        import trio
+
+        while True:  # a clock, not a wait for a condition: no event could replace it
+            await trio.sleep(self._delay)
+            idle = self._tick_all()
+            wake = None
+            if not self._running:
+                wake = self._wake = trio.Event()
+            for timer in idle:
+                timer.call_back()
+            if wake is not None:
+                await wake.wait()
+
+    def _tick_all(self) -> list[IdleTimer]:
+        """Tick every timer; the ones that stopped, to call back."""
+        timers, self._timers = self._timers, []
+        idle: list[IdleTimer] = []
+        for timer in timers:
+            (self._timers if timer.ticks_on() else idle).append(timer)
+        self._running = bool(self._timers)
+        return idle
+
+
+@functools.cache
+def _trio_clocks_var() -> trio.lowlevel.RunVar[_Clocks]:
+    import trio
+
+    return trio.lowlevel.RunVar("lilya_ws idle clocks")
+
+
+def _trio_clocks() -> _Clocks:
+    """The running trio run's idle clocks."""
+    var = _trio_clocks_var()
+    try:
+        return var.get()
+    except LookupError:
+        clocks: _Clocks = {}
+        var.set(clocks)
+        return clocks

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
+import weakref
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -48,3 +52,52 @@ def test_the_callback_waits_until_notes_stop_then_comes_once(backend: str) -> No
     assert while_noting == 0
     assert DELAY <= after <= 3 * DELAY
     assert (once, again) == (1, 2)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_timers_of_one_loop_go_idle_each_on_its_own(backend: str) -> None:
+    if backend == "trio":
+        pytest.importorskip("trio")
+
+    async def main() -> tuple[list[str], list[str]]:
+        calls: list[str] = []
+        quiet_called = anyio.Event()
+        busy_called = anyio.Event()
+
+        def calling(name: str, called: anyio.Event) -> Callable[[], None]:
+            def callback() -> None:
+                calls.append(name)
+                called.set()
+
+            return callback
+
+        busy = IdleTimer(calling("busy", busy_called), DELAY)
+        quiet = IdleTimer(calling("quiet", quiet_called), DELAY)
+        quiet.note()
+        with anyio.fail_after(10 * DELAY):
+            while not quiet_called.is_set():  # the busy owner's pace, not a synchronisation
+                busy.note()
+                await anyio.sleep(DELAY / 4)
+        while_busy = list(calls)
+        with anyio.fail_after(10 * DELAY):
+            await busy_called.wait()
+        return while_busy, calls
+
+    while_busy, calls = anyio.run(main, backend=backend)
+    assert while_busy == ["quiet"]
+    assert calls == ["quiet", "busy"]
+
+
+def test_a_closed_loop_is_not_kept_by_its_clock() -> None:
+    """The clock of a loop that closed while a timer ticked goes with the loop."""
+    loop = asyncio.new_event_loop()
+
+    async def noted() -> None:
+        IdleTimer(lambda: None, DELAY).note()
+
+    loop.run_until_complete(noted())
+    loop.close()
+    gone = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert gone() is None

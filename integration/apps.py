@@ -344,20 +344,24 @@ async def close_after_leave(websocket: WebSocket) -> None:
 
 
 async def push_only(websocket: WebSocket) -> None:
-    """Send every 10 ms and never receive, until a send fails; count the sends that
-    returned after ``/signal`` said the client had left."""
+    """Send every 10 ms (``pace=flat-out``: as fast as the server takes it, awaiting
+    nothing else) and never receive, until a send fails; count the sends that returned
+    after ``/signal`` said the client had left."""
     await websocket.accept()
     key = "signal:" + kit.token_of(websocket)
-    after = 0
+    flat_out = websocket.query_params.get("pace") == "flat-out"
+    after = sent = 0
     ended: p.CallOutcome = {"result": "ok"}
     with anyio.move_on_after(p.CLIENT_WAIT):
-        while after < p.PUSH_LIMIT:
+        while after < p.PUSH_LIMIT and sent < p.FLAT_OUT_LIMIT:
             signalled = kit.mailbox.posted(key)
             ended, _ = await kit.capture(websocket.send_text("tick"))
             if ended["result"] != "ok":
                 break
             after += signalled
-            await anyio.sleep(p.PUSH_INTERVAL)  # the app's cadence, not a synchronisation
+            sent += 1
+            if not flat_out:
+                await anyio.sleep(p.PUSH_INTERVAL)  # the app's cadence, not a synchronisation
     report: p.PushReport = {
         "signalled": kit.mailbox.posted(key),
         "sends_after_signal": after,

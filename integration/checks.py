@@ -412,10 +412,11 @@ async def _leave_after_first_message(target: Target, path: str, how: str) -> JSO
     return None
 
 
-def _push_only(how: str) -> Check:
+def _push_only(how: str, pace: str = "every-10-ms") -> Check:
     async def run(target: Target) -> Outcome:
         token = new_token()
-        client = await _leave_after_first_message(target, f"/push-only?token={token}", how)
+        path = f"/push-only?token={token}&pace={pace}"
+        client = await _leave_after_first_message(target, path, how)
         await signal(target, token)
         seen = cast(p.PushReport, await report(target, token))
         app: JSON = {
@@ -430,6 +431,8 @@ def _push_only(how: str) -> Check:
 
 check("push-only-after-close")(_push_only("close"))
 check("push-only-after-reset")(_push_only("reset"))
+check("push-flat-out-after-close")(_push_only("close", "flat-out"))
+check("push-flat-out-after-reset")(_push_only("reset", "flat-out"))
 
 
 def _reader_writer(how: str) -> Check:

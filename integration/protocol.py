@@ -39,6 +39,9 @@ RECEIVE_TIMEOUT: Final = 0.003
 """A push-only app sends every 10 ms."""
 PUSH_LIMIT: Final = 100
 """A push-only app gives up after this many successful sends once told the client left."""
+FLAT_OUT_LIMIT: Final = 200_000
+"""A push-only app that sends flat out gives up after this many sends in all: one that
+never lets the loop run learns of nothing, not even the signal."""
 
 # Values both sides compare.
 CLIENT_CLOSE_CODE: Final = 4001

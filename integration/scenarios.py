@@ -331,6 +331,21 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "see": ["reset-code"],
     },
     {
+        "name": "push-flat-out-after-close",
+        "title": "an app that only sends, as fast as the server takes it and awaiting nothing"
+        " else, ends in WebSocketDisconnect after a close",
+        "transport": "ws",
+        "expect": {"app": _PUSH_ONLY, "client": {"closing handshake": "completed"}},
+        "see": ["client-close-code"],
+    },
+    {
+        "name": "push-flat-out-after-reset",
+        "title": "the same after a TCP reset",
+        "transport": "ws",
+        "expect": {"app": _PUSH_ONLY, "client": None},
+        "see": ["reset-code"],
+    },
+    {
         "name": "reader-writer-after-close",
         "title": "one task receives, another sends as fast as it can: both end, one code",
         "transport": "ws",

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeAlias
 
 from lilya_ws.capabilities import NO_QUIRKS, is_peer_gone
 from lilya_ws.close_codes import ABNORMAL_CLOSURE, NO_STATUS_RECEIVED, NORMAL_CLOSURE
-from lilya_ws.concurrency import Event, IdleTimer, new_event, wait_with_timeout
+from lilya_ws.concurrency import (
+    Event,
+    IdleTimer,
+    LoopTurns,
+    loop_turns,
+    new_event,
+    wait_with_timeout,
+)
 from lilya_ws.connection import Connection
 from lilya_ws.errors import (
     ConnectionClosed,
@@ -95,6 +102,8 @@ class Channel(Connection):
         "_receive",
         "_receive_timeout",
         "_send",
+        "_turn",
+        "_turns",
         "close_code",
         "close_reason",
     )
@@ -128,6 +137,8 @@ class Channel(Connection):
         self._quirks = NO_QUIRKS  # the server's, recognised once, by accept()
         self._last: LastStep = "sent"
         self._idle: IdleTimer | None = None  # made by accept() where the server needs it
+        self._turns: LoopTurns | None = None  # the loop's, from the first send in a row
+        self._turn = -1  # the loop's turn at this connection's last send in a row
         self._accepted = False
         self._close_answered = False
         self.close_code: int | None = None
@@ -311,18 +322,34 @@ class Channel(Connection):
         if self._app_state is CONNECTED:
             self._read_ahead()
 
-    def _note_send(self) -> None:
-        """A send: the second in a row, with nothing received between, may read ahead."""
+    def _note_send(self) -> bool:
+        """A send; whether it must let the loop run first (``_sent_again``)."""
         if self._last == "received":
             self._last = "sent"
-        elif self._last == "sent":
-            self._sent_again()
+            return False
+        return self._sent_again()
 
-    def _sent_again(self) -> None:
-        """A second send in a row: where a send after the peer left is silent, keep a
-        receive pending (elsewhere the server's send raises by itself)."""
-        if self._ahead is None and self._idle is not None:
+    def _sent_again(self) -> bool:
+        """A send that does not follow the application's own receive: whether it must let
+        the loop turn first, through the checked path (``send()``).
+
+        It must when the loop has not turned since this connection's previous send: a
+        loop of sends that waits for nothing else never lets the server read, so no
+        server would learn that the client left, and the sends go on (hypercorn, daphne,
+        granian and uvicorn's sans-I/O configurations return at once once it has;
+        uvicorn's websockets one raises on a write to a reset socket). One turn lets the
+        server see the departure, and the receive kept pending take it: the read-ahead,
+        started here where a send after the peer left is silent, or the application's
+        own in another task."""
+        if self._idle is not None and self._last == "sent" and self._ahead is None:
             self._read_ahead()
+        turns = self._turns
+        if turns is None:
+            turns = self._turns = loop_turns()
+        turn = turns.current()
+        same = turn == self._turn
+        self._turn = turn
+        return same
 
     def _stop_reading(self) -> None:
         """Stop the read-ahead: the peer is gone, or it never ran."""

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from lilya_ws.errors import ReceiveTimeout
 
@@ -25,8 +24,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Event",
     "IdleTimer",
+    "LoopTurns",
     "Task",
     "call_soon",
+    "checkpoint",
+    "loop_turns",
     "new_event",
     "start_task",
     "wait_with_timeout",
@@ -59,6 +61,16 @@ async def _trio_wait(awaitable: Awaitable[T], seconds: float) -> T:
     with trio.move_on_after(seconds):
         return await awaitable
     raise ReceiveTimeout(f"No message within {seconds} s")
+
+
+async def checkpoint() -> None:
+    """Let the loop run the tasks that are ready, then carry on."""
+    if _running_asyncio():
+        await asyncio.sleep(0)
+        return
+    import trio
+
+    await trio.lowlevel.checkpoint()
 
 
 class Event(Protocol):
@@ -166,9 +178,6 @@ class IdleTimer:
         self._callback()
 
 
-_Clocks: TypeAlias = "dict[float, _IdleClock]"
-
-
 class _IdleClock:
     """One event loop's tick for all its idle timers of one delay, while any is noted.
 
@@ -177,10 +186,6 @@ class _IdleClock:
     """
 
     __slots__ = ("_delay", "_on_asyncio", "_running", "_timers", "_wake")
-
-    _asyncio: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clocks]] = (
-        weakref.WeakKeyDictionary()  # a clock holds no loop: an entry goes with its loop
-    )
 
     def __init__(self, delay: float) -> None:
         self._delay = delay
@@ -192,10 +197,7 @@ class _IdleClock:
     @classmethod
     def of_running_loop(cls, delay: float) -> _IdleClock:
         """The running loop's clock for ``delay``, made by the first timer that needs it."""
-        if _running_asyncio():
-            clocks = cls._asyncio.setdefault(asyncio.get_running_loop(), {})
-        else:
-            clocks = _trio_clocks()
+        clocks = _IDLE_CLOCKS.get()
         clock = clocks.get(delay)
         if clock is None:
             clock = clocks[delay] = cls(delay)
@@ -249,19 +251,76 @@ class _IdleClock:
         return idle
 
 
-@functools.cache
-def _trio_clocks_var() -> trio.lowlevel.RunVar[_Clocks]:
-    import trio
+class LoopTurns:
+    """Counts the turns of one event loop, from the first time someone asks on.
 
-    return trio.lowlevel.RunVar("lilya_ws idle clocks")
+    A send asks whether the loop has turned since the same connection's previous
+    send: a turn is what lets the server see a departure (``Channel._sent_again``).
+    Asking schedules one callback per turn at most, shared by every connection.
+    """
+
+    __slots__ = ("_asked", "_on_asyncio", "_turns")
+
+    def __init__(self) -> None:
+        self._turns = 0
+        self._asked = False
+        self._on_asyncio = _running_asyncio()
+
+    def current(self) -> int:
+        """The turn the loop is in; the next one counts one more."""
+        if not self._asked:
+            self._asked = True
+            if self._on_asyncio:
+                asyncio.get_running_loop().call_soon(self._turned, context=_NO_CONTEXT)
+            else:
+                import trio
+
+                trio.lowlevel.current_trio_token().run_sync_soon(self._turned)
+        return self._turns
+
+    def _turned(self) -> None:
+        self._turns += 1
+        self._asked = False
 
 
-def _trio_clocks() -> _Clocks:
-    """The running trio run's idle clocks."""
-    var = _trio_clocks_var()
-    try:
-        return var.get()
-    except LookupError:
-        clocks: _Clocks = {}
-        var.set(clocks)
-        return clocks
+class _PerLoop(Generic[T]):
+    """One ``T`` per asyncio event loop or trio run, made by the first to ask; it holds
+    no loop, and goes with its loop."""
+
+    __slots__ = ("_asyncio", "_make", "_name", "_trio")
+
+    def __init__(self, name: str, make: Callable[[], T]) -> None:
+        self._name = name
+        self._make = make
+        self._asyncio: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._trio: trio.lowlevel.RunVar[T] | None = None
+
+    def get(self) -> T:
+        """The running loop's."""
+        if _running_asyncio():
+            loop = asyncio.get_running_loop()
+            value = self._asyncio.get(loop)
+            if value is None:
+                value = self._asyncio[loop] = self._make()
+            return value
+        import trio
+
+        if self._trio is None:
+            self._trio = trio.lowlevel.RunVar(self._name)
+        try:
+            return self._trio.get()
+        except LookupError:
+            value = self._make()
+            self._trio.set(value)
+            return value
+
+
+_IDLE_CLOCKS: Final[_PerLoop[dict[float, _IdleClock]]] = _PerLoop("lilya_ws idle clocks", dict)
+_LOOP_TURNS: Final[_PerLoop[LoopTurns]] = _PerLoop("lilya_ws loop turns", LoopTurns)
+
+
+def loop_turns() -> LoopTurns:
+    """The running loop's turn counter."""
+    return _LOOP_TURNS.get()

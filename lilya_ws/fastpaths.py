@@ -68,8 +68,9 @@ def sender(
         ):
             if self._last == "received":  # Channel._note_send, written out
                 self._last = "sent"
-            elif self._last == "sent":
-                self._sent_again()
+            elif self._sent_again():
+                await self.send({"type": "websocket.send", key: data})
+                return
             send = self._send
             try:
                 await send({"type": "websocket.send", key: data})

@@ -164,8 +164,13 @@ def check_send_size(payload: str | bytes, quirks: ServerQuirks) -> None:
             f"{quirks.server} drops empty messages: this one would never reach the client"
         )
     limit = quirks.max_send_size
-    size = len(payload.encode("utf-8")) if isinstance(payload, str) else len(payload)
-    if limit is not None and size > limit:
+    if limit is None:
+        return  # a text with no UTF-8 is the server's to refuse (Channel._send_failed)
+    try:
+        size = len(payload.encode("utf-8")) if isinstance(payload, str) else len(payload)
+    except UnicodeEncodeError as error:
+        raise unencodable_text(error) from error
+    if size > limit:
         raise InvalidMessage(
             f"A {size}-byte message is over {quirks.server}'s limit of {limit} bytes"
         )

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 from lilya_ws.capabilities import identify_quirks, is_peer_gone
 from lilya_ws.channel import CLOSE_TIMEOUT, IDLE_AFTER, Channel
 from lilya_ws.close_codes import ABNORMAL_CLOSURE, NORMAL_CLOSURE, close_for_error, validate_close
-from lilya_ws.concurrency import IdleTimer, call_soon
+from lilya_ws.concurrency import IdleTimer, call_soon, checkpoint
 from lilya_ws.errors import (
     DenialResponseUnsupported,
     InvalidJSON,
@@ -164,6 +164,8 @@ class WebSocket(Channel):
         if mtype == "websocket.close":
             await self.close(message.get("code", NORMAL_CLOSURE), message.get("reason"))
             return
+        if mtype == "websocket.send" and self._note_send():
+            await checkpoint()  # a pending receive takes a departure first (_sent_again)
         event = (
             BODY_END
             if mtype == "websocket.http.response.body" and not message.get("more_body", False)
@@ -174,7 +176,6 @@ class WebSocket(Channel):
             if self._client_state is DISCONNECTED:
                 self._raise_closed()
             check_send_size(checked_payload(message), self._quirks)
-            self._note_send()
         await self._deliver(message, next_state)
         if next_state is DISCONNECTED and self.close_code is None:  # a denial response's end
             self.close_code, self.close_reason = ABNORMAL_CLOSURE, ""

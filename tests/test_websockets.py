@@ -6,7 +6,7 @@ import asyncio
 import enum
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -166,7 +166,11 @@ async def test_a_text_with_no_utf8_is_refused_and_nothing_is_sent(dialect: str) 
 
     async def app(ws: WebSocket) -> None:
         await ws.accept()
-        for attempt in (ws.send_text("half \ud800"), ws.send_json(["\udfff"])):
+        for attempt in (
+            ws.send_text("half \ud800"),
+            ws.send_json(["\udfff"]),
+            ws.send({"type": "websocket.send", "text": "\ud800"}),
+        ):
             with pytest.raises(InvalidMessage, match="no UTF-8 for") as caught:
                 await attempt
             refused.append(caught.value)
@@ -178,6 +182,7 @@ async def test_a_text_with_no_utf8_is_refused_and_nothing_is_sent(dialect: str) 
     assert [str(error) for error in refused] == [
         "The text cannot be sent: no UTF-8 for '\\ud800' at 5 (surrogates not allowed)",
         "The text cannot be sent: no UTF-8 for '\\udfff' at 2 (surrogates not allowed)",
+        "The text cannot be sent: no UTF-8 for '\\ud800' at 0 (surrogates not allowed)",
     ]
     assert all(isinstance(error.__cause__, UnicodeEncodeError) for error in refused)
 
@@ -1176,22 +1181,34 @@ class QueueServer(Recorder):
             self.pending.clear()
 
 
-@pytest.mark.parametrize(
+SILENT_SERVERS: Final = pytest.mark.parametrize(
     "extensions",
     [GRANIAN_EXTENSIONS, {"websocket.http.response": {}}],  # granian; hypercorn (2.3)
 )
-async def test_a_receive_is_kept_pending_once_the_app_works_where_the_server_needs_one(
+"""The two scope shapes of servers whose send after the peer left is silent."""
+
+
+async def accepted_on_silent_server(
     extensions: dict[str, Any],
-) -> None:
-    """granian answers pings and close frames only while a receive is pending, and
-    hypercorn's send after the peer left is silent (DIALECTS.md, busy-app): once the
-    app has not received for IDLE_AFTER, lilya_ws keeps a receive pending for it."""
+) -> tuple[QueueServer, WebSocket]:
+    """An accepted WebSocket on a ``QueueServer`` in granian's or hypercorn's shape."""
     server = QueueServer()
     server.scope["extensions"] = extensions
     server.scope["asgi"]["spec_version"] = "2.3"
     server.queue.put_nowait(CONNECT)
     ws = server.websocket()
     await ws.accept()
+    return server, ws
+
+
+@SILENT_SERVERS
+async def test_a_receive_is_kept_pending_once_the_app_works_where_the_server_needs_one(
+    extensions: dict[str, Any],
+) -> None:
+    """granian answers pings and close frames only while a receive is pending, and
+    hypercorn's send after the peer left is silent (DIALECTS.md, busy-app): once the
+    app has not received for IDLE_AFTER, lilya_ws keeps a receive pending for it."""
+    server, ws = await accepted_on_silent_server(extensions)
     receiving = asyncio.create_task(ws.receive_text())
     await asyncio.wait_for(server.pending.wait(), 1.0)  # the app's own receive
     server.queue.put_nowait({"type": "websocket.receive", "text": "work"})
@@ -1226,6 +1243,31 @@ async def test_a_send_within_idle_after_of_a_receive_learns_of_a_departure_one_c
     with pytest.raises(WebSocketDisconnect) as gone:
         await ws.receive_text()
     assert gone.value.code == 4001
+
+
+@SILENT_SERVERS
+async def test_a_loop_of_sends_that_waits_for_nothing_learns_of_a_departure(
+    extensions: dict[str, Any],
+) -> None:
+    """On a silent server a send after the client left returns; a loop of sends that
+    awaits nothing else would never let the read-ahead take the server's disconnect.
+    A send lets the loop turn when it has not since the previous one."""
+    server, ws = await accepted_on_silent_server(extensions)
+
+    async def send_flat_out() -> int:
+        sent = 0
+        try:
+            while sent < 1_000:  # the server takes every send at once: nothing else waits
+                await ws.send_text("tick")
+                sent += 1
+                if sent == 10:
+                    server.queue.put_nowait({"type": "websocket.disconnect", "code": 4001})
+        except WebSocketDisconnect:
+            return sent
+        return -1
+
+    assert 10 <= await send_flat_out() <= 12  # a turn at least every other send
+    assert ws.close_code == 4001
 
 
 @pytest.mark.parametrize(("extensions", "answered"), [(GRANIAN_EXTENSIONS, True), ({}, False)])

@@ -57,7 +57,9 @@ Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 Framework: TypeAlias = Literal["raw", "wrapper", "starlette", "lilya", "lilya_ws"]
-Workload: TypeAlias = Literal["text", "bytes", "json", "json_orjson", "iter_text", "connect"]
+Workload: TypeAlias = Literal[
+    "text", "bytes", "json", "json_orjson", "iter_text", "push", "connect"
+]
 FRAMEWORKS: Final[tuple[Framework, ...]] = ("raw", "wrapper", "starlette", "lilya", "lilya_ws")
 WORKLOADS: Final[tuple[Workload, ...]] = (
     "text",
@@ -65,8 +67,11 @@ WORKLOADS: Final[tuple[Workload, ...]] = (
     "json",
     "json_orjson",
     "iter_text",
+    "push",
     "connect",
 )
+PUSHED: Final = "tick"
+"""What the ``push`` apps send, as many times as their one received message says."""
 
 ORJSON_CODEC: Final = OrjsonCodec()
 # What every stdlib-JSON app sends: compact and UTF-8, built once (the floor for raw).
@@ -103,6 +108,13 @@ async def raw_json_orjson(scope: Scope, receive: Receive, send: Send) -> None:
     dumps, loads = orjson.dumps, orjson.loads
     while (message := await receive())["type"] == "websocket.receive":
         await send({"type": "websocket.send", "text": dumps(loads(message["text"])).decode()})
+
+
+async def raw_push(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    for _ in range(int((await receive())["text"])):
+        await send({"type": "websocket.send", "text": PUSHED})
 
 
 async def raw_connect(scope: Scope, receive: Receive, send: Send) -> None:
@@ -164,6 +176,13 @@ async def wrapper_iter_text(scope: Scope, receive: Receive, send: Send) -> None:
     await websocket.accept()
     async for text in websocket.iter_text():
         await websocket.send("text", text)
+
+
+async def wrapper_push(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = WrapperWebSocket(scope, receive, send)
+    await websocket.accept()
+    for _ in range(int(await websocket.receive("text"))):
+        await websocket.send("text", PUSHED)
 
 
 async def wrapper_connect(scope: Scope, receive: Receive, send: Send) -> None:
@@ -228,6 +247,13 @@ def _framework_apps(
         async for payload in websocket.iter_text():
             await websocket.send_text(payload)
 
+    async def push(scope: Scope, receive: Receive, send: Send) -> None:
+        """Sends that follow no receive of their own: the push apps' path."""
+        websocket = websocket_class(scope, receive, send)
+        await websocket.accept()
+        for _ in range(int(await websocket.receive_text())):
+            await websocket.send_text(PUSHED)
+
     async def connect(scope: Scope, receive: Receive, send: Send) -> None:
         websocket = websocket_class(scope, receive, send)
         await websocket.accept()
@@ -240,6 +266,7 @@ def _framework_apps(
         "json": json_,
         "json_orjson": json_,
         "iter_text": iter_text,
+        "push": push,
         "connect": connect,
     }
 
@@ -259,6 +286,7 @@ APPS: Final[Mapping[Framework, Mapping[Workload, ASGIApp]]] = {
         "json": raw_json,
         "json_orjson": raw_json_orjson,
         "iter_text": raw_text,
+        "push": raw_push,
         "connect": raw_connect,
     },
     "wrapper": {
@@ -267,6 +295,7 @@ APPS: Final[Mapping[Framework, Mapping[Workload, ASGIApp]]] = {
         "json": _wrapper_echo("text", (_dumps, _loads)),
         "json_orjson": _wrapper_echo("text", (lambda v: orjson.dumps(v).decode(), orjson.loads)),
         "iter_text": wrapper_iter_text,
+        "push": wrapper_push,
         "connect": wrapper_connect,
     },
     "starlette": _framework_apps(StarletteWebSocket, StarletteDisconnect),

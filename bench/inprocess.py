@@ -36,7 +36,17 @@ from lilya.websockets import WebSocket as LilyaWebSocket
 from starlette.websockets import WebSocket as StarletteWebSocket
 
 from bench import table
-from bench.apps import APPS, FRAMEWORKS, WORKLOADS, ASGIApp, Framework, Message, Scope, Workload
+from bench.apps import (
+    APPS,
+    FRAMEWORKS,
+    PUSHED,
+    WORKLOADS,
+    ASGIApp,
+    Framework,
+    Message,
+    Scope,
+    Workload,
+)
 from lilya_ws import WebSocket as LilyaWSWebSocket
 
 MESSAGES: Final = 2_000
@@ -165,6 +175,11 @@ def build_case(workload: Workload, messages: int, connections: int) -> Case:
             connections,
             connections,
             _connect_checker(connections),
+        )
+    if workload == "push":
+        go: Message = {"type": "websocket.receive", "text": str(messages)}
+        return Case(
+            workload, (CONNECT, go), 1, messages, _echo_checker("text", [PUSHED] * messages)
         )
     if workload == "bytes":
         blobs = [_text_value(i).encode() for i in range(messages)]

@@ -18,14 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeAlias
 
 from lilya_ws.capabilities import NO_QUIRKS, is_peer_gone
 from lilya_ws.close_codes import ABNORMAL_CLOSURE, NO_STATUS_RECEIVED, NORMAL_CLOSURE
-from lilya_ws.concurrency import (
-    Event,
-    IdleTimer,
-    LoopTurns,
-    loop_turns,
-    new_event,
-    wait_with_timeout,
-)
+from lilya_ws.concurrency import Event, IdleTimer, new_event, wait_with_timeout
 from lilya_ws.connection import Connection
 from lilya_ws.errors import (
     ConnectionClosed,
@@ -52,7 +45,7 @@ from lilya_ws.validation import unencodable_text
 if TYPE_CHECKING:
     from lilya_ws.types import AnyReceive, AnySend, WebSocketReceiveMessage
 
-__all__ = ["CLOSE_TIMEOUT", "DEPARTURE_WAIT", "Channel"]
+__all__ = ["CLOSE_TIMEOUT", "DEPARTURE_WAIT", "SENDS_PER_TURN", "Channel"]
 
 _NOTHING_UNCHECKED: Final = -1
 """``_longest_unchecked`` while the connection is not open: every send is checked."""
@@ -70,6 +63,9 @@ send, receive...) never starts it. "sent" is also nothing since the handshake;
 read-ahead: a second one is refused (``_next_message``). Literal
 strings, not named constants: the hot paths test and set it on every message, and
 a constant costs a global lookup each time."""
+SENDS_PER_TURN: Final = 32
+"""Of the sends that do not follow the application's own receive, one in this many lets the
+event loop run first (``Channel._sent_again``)."""
 IDLE_AFTER: Final = 0.05
 """Seconds (to twice as many) after the application's last receive from which, where the
 server needs it (``ServerQuirks.watches_idle``), a receive is kept pending for it: an
@@ -102,8 +98,7 @@ class Channel(Connection):
         "_receive",
         "_receive_timeout",
         "_send",
-        "_turn",
-        "_turns",
+        "_sends_since_turn",
         "close_code",
         "close_reason",
     )
@@ -137,8 +132,7 @@ class Channel(Connection):
         self._quirks = NO_QUIRKS  # the server's, recognised once, by accept()
         self._last: LastStep = "sent"
         self._idle: IdleTimer | None = None  # made by accept() where the server needs it
-        self._turns: LoopTurns | None = None  # the loop's, from the first send in a row
-        self._turn = -1  # the loop's turn at this connection's last send in a row
+        self._sends_since_turn = 0  # of the sends not following a receive, since a turn
         self._accepted = False
         self._close_answered = False
         self.close_code: int | None = None
@@ -331,25 +325,25 @@ class Channel(Connection):
 
     def _sent_again(self) -> bool:
         """A send that does not follow the application's own receive: whether it must let
-        the loop turn first, through the checked path (``send()``).
+        the event loop run first, through the checked path (``send()``); one in
+        ``SENDS_PER_TURN`` does.
 
-        It must when the loop has not turned since this connection's previous send: a
-        loop of sends that waits for nothing else never lets the server read, so no
-        server would learn that the client left, and the sends go on (hypercorn, daphne,
-        granian and uvicorn's sans-I/O configurations return at once once it has;
-        uvicorn's websockets one raises on a write to a reset socket). One turn lets the
-        server see the departure, and the receive kept pending take it: the read-ahead,
-        started here where a send after the peer left is silent, or the application's
-        own in another task."""
+        A loop of sends that waits for nothing else never lets the server read, so no
+        server would learn that the client left, and the sends would go on (hypercorn,
+        daphne, granian and uvicorn's sans-I/O configurations return at once once it
+        has; uvicorn's websockets one raises on a write to a reset socket). A turn of
+        the loop lets the server see the departure, and the receive kept pending take
+        it: the read-ahead, started here where a send after the peer left is silent, or
+        the application's own in another task. Counted, not tested against the loop:
+        one turn in 32 sends costs about what any test of whether the loop ran would."""
         if self._idle is not None and self._last == "sent" and self._ahead is None:
             self._read_ahead()
-        turns = self._turns
-        if turns is None:
-            turns = self._turns = loop_turns()
-        turn = turns.current()
-        same = turn == self._turn
-        self._turn = turn
-        return same
+        sends = self._sends_since_turn + 1
+        if sends < SENDS_PER_TURN:
+            self._sends_since_turn = sends
+            return False
+        self._sends_since_turn = 0
+        return True
 
     def _stop_reading(self) -> None:
         """Stop the read-ahead: the peer is gone, or it never ran."""

@@ -24,11 +24,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Event",
     "IdleTimer",
-    "LoopTurns",
     "Task",
     "call_soon",
     "checkpoint",
-    "loop_turns",
     "new_event",
     "start_task",
     "wait_with_timeout",
@@ -251,38 +249,6 @@ class _IdleClock:
         return idle
 
 
-class LoopTurns:
-    """Counts the turns of one event loop, from the first time someone asks on.
-
-    A send asks whether the loop has turned since the same connection's previous
-    send: a turn is what lets the server see a departure (``Channel._sent_again``).
-    Asking schedules one callback per turn at most, shared by every connection.
-    """
-
-    __slots__ = ("_asked", "_on_asyncio", "_turns")
-
-    def __init__(self) -> None:
-        self._turns = 0
-        self._asked = False
-        self._on_asyncio = _running_asyncio()
-
-    def current(self) -> int:
-        """The turn the loop is in; the next one counts one more."""
-        if not self._asked:
-            self._asked = True
-            if self._on_asyncio:
-                asyncio.get_running_loop().call_soon(self._turned, context=_NO_CONTEXT)
-            else:
-                import trio
-
-                trio.lowlevel.current_trio_token().run_sync_soon(self._turned)
-        return self._turns
-
-    def _turned(self) -> None:
-        self._turns += 1
-        self._asked = False
-
-
 class _PerLoop(Generic[T]):
     """One ``T`` per asyncio event loop or trio run, made by the first to ask; it holds
     no loop, and goes with its loop."""
@@ -318,9 +284,3 @@ class _PerLoop(Generic[T]):
 
 
 _IDLE_CLOCKS: Final[_PerLoop[dict[float, _IdleClock]]] = _PerLoop("lilya_ws idle clocks", dict)
-_LOOP_TURNS: Final[_PerLoop[LoopTurns]] = _PerLoop("lilya_ws loop turns", LoopTurns)
-
-
-def loop_turns() -> LoopTurns:
-    """The running loop's turn counter."""
-    return _LOOP_TURNS.get()

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Coroutine, Sized
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload
 
+from lilya_ws.concurrency import checkpoint
 from lilya_ws.errors import WebSocketDisconnect
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ def sender(
             if self._last == "received":  # Channel._note_send, written out
                 self._last = "sent"
             elif self._sent_again():
+                await checkpoint()  # the loop turns: the checked path sees what it brought
                 await self.send({"type": "websocket.send", key: data})
                 return
             send = self._send

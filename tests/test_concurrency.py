@@ -11,7 +11,7 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from lilya_ws.concurrency import IdleTimer, loop_turns
+from lilya_ws.concurrency import IdleTimer
 
 DELAY = 0.05
 NOTES = 20
@@ -101,20 +101,3 @@ def test_a_closed_loop_is_not_kept_by_its_clock() -> None:
     del loop
     gc.collect()
     assert gone() is None
-
-
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_loop_turns_count_only_when_the_loop_runs(backend: str) -> None:
-    if backend == "trio":
-        pytest.importorskip("trio")
-
-    async def main() -> list[int]:
-        turns = loop_turns()
-        seen = [turns.current(), turns.current()]  # the same turn: nothing ran between
-        await anyio.lowlevel.checkpoint()
-        seen.append(turns.current())
-        assert loop_turns() is turns  # one per loop
-        return seen
-
-    first, same, after = anyio.run(main, backend=backend)
-    assert first == same < after

@@ -37,6 +37,7 @@ from .handshake import (
     SUBPROTOCOL_OFFERS,
     Malformation,
     open_handshake,
+    send_upgrade_request,
 )
 from .probe import MIB, PROBE_APP, STEP_TIMEOUT, Probe, ScopeEntry
 from .probe_app import Outcome, shutdown_log
@@ -79,7 +80,17 @@ PLAIN_ROWS: Final = (
     "raise-after-accept",
     "raise-before-accept",
 )
-ROWS: Final = (*PLAIN_ROWS, "tls-scheme", "http-get", "lifespan", "server-shutdown")
+ROWS: Final = (
+    *PLAIN_ROWS,
+    "tls-scheme",
+    "http-get",
+    "lifespan",
+    "server-shutdown",
+    "silent-peer",
+)
+SILENT_PEER_WAIT: Final = 60.0
+"""How long ``silent-peer`` waits for the server to end the app's receive: longer than
+the longest keepalive measured (daphne's 20 s ping interval and 30 s timeout)."""
 _LOG_WORDS: Final = ("warn", "error", "exception", "lifespan", "unsupported", "traceback")
 _LOG_NOISE: Final = ("DeprecationWarning", "warnings.warn(")
 """uvicorn-websockets' deprecation warning at start-up, unrelated to the app."""
@@ -517,13 +528,56 @@ async def observe_shutdown(name: str) -> ShutdownSeen:
             finally:
                 await stopping
             received = ws.protocol.close_rcvd
+    client = "no close frame" if received is None else f"close frame {received.code}"
+    return {"client": client, "app": _written_down(log)}
+
+
+def _written_down(log: Path) -> dict[str, Outcome]:
+    """What ``/until-shutdown`` wrote down, by call; the log is removed."""
     app: dict[str, Outcome] = {}
     if log.exists():
         for line in log.read_text(encoding="utf-8").splitlines():
             app.update(json.loads(line))
         log.unlink()
-    client = "no close frame" if received is None else f"close frame {received.code}"
-    return {"client": client, "app": app}
+    return app
+
+
+class SilentPeerSeen(TypedDict):
+    """What became of the app's pending receive while its client went silent."""
+
+    seconds: float
+    """From the handshake to the end of the receive, or the whole wait."""
+    receive: Outcome | None
+    """None: still pending when the wait ended."""
+
+
+def observe_silent_peer(name: str, wait: float = SILENT_PEER_WAIT) -> SilentPeerSeen:
+    """A client that completes the handshake, then neither reads (so it answers no ping)
+    nor sends nor closes, as a peer behind a cut network: whether, and when, the server
+    ends the app's pending ``receive()``. ASGI has no ping message: only the server's
+    own keepalive can notice."""
+    key = uuid.uuid4().hex
+    log = shutdown_log(key)
+    with get(name).start(PROBE_APP) as server:
+        path = f"/until-shutdown?id={key}&wait={wait + 10:g}"
+        sock, _ = send_upgrade_request(server.host, server.port, path, timeout=WIRE_TIMEOUT)
+        with sock:
+            sock.recv(1)  # the answer has begun: the app is in its receive soon after
+            start = time.monotonic()
+            while time.monotonic() - start < wait and not log.exists():
+                time.sleep(0.5)  # polls a file the app writes: nothing to wait on instead
+            seconds = time.monotonic() - start
+            time.sleep(0.2)  # the line is written whole
+            receive = _written_down(log).get("receive")  # before the client leaves at last
+    log.unlink(missing_ok=True)  # what the client's leaving made the app write
+    return {"seconds": round(seconds), "receive": receive}
+
+
+def silent_peer(name: str) -> Row:
+    seen = observe_silent_peer(name)
+    if seen["receive"] is None:
+        return f"the app's receive still pending after {seen['seconds']} s"
+    return {"after (s)": seen["seconds"], "receive": _brief(seen["receive"])}
 
 
 async def server_shutdown(name: str) -> Row:
@@ -613,6 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             seen.update(websocket_only_apps(name))
         if "server-shutdown" in args.rows:
             seen["server-shutdown"] = asyncio.run(server_shutdown(name))
+        if "silent-peer" in args.rows:
+            seen["silent-peer"] = silent_peer(name)
         observed[name] = seen
     if args.json:
         args.json.write_text(json.dumps(observed, indent=1, default=str))

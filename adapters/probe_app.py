@@ -343,13 +343,14 @@ def shutdown_log(key: str) -> Path:
 async def _until_shutdown(
     scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
 ) -> None:
-    """Send ``ready``, then wait in ``receive()`` until the server shuts down; write
-    down what that receive and a send after it did."""
+    """Send ``ready``, then wait in ``receive()`` until the server shuts down, or the
+    server gives up on a client gone silent (``wait``: seconds, default
+    ``REPORT_TIMEOUT``); write down what that receive and a send after it did."""
     log = shutdown_log(params["id"])
     await send({"type": "websocket.accept"})
     await send({"type": "websocket.send", "text": "ready"})
     try:
-        received = await _call(receive(), REPORT_TIMEOUT)
+        received = await _call(receive(), float(params.get("wait", REPORT_TIMEOUT)))
     except BaseException as exc:  # the server cancels the app: written down, let through
         _write_down(log, {"receive": {"result": "raised", "error": error_shape(exc)}})
         raise

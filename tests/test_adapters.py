@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,7 @@ from adapters import (
 )
 from adapters import __main__ as cli
 from adapters.base import _import_problem
-from adapters.evidence import observe_shutdown
+from adapters.evidence import observe_shutdown, observe_silent_peer
 from adapters.probe import PROBE_APP, capabilities_from, measure
 from adapters.process import group_alive, group_cpu_seconds, group_processes, group_rss_bytes
 
@@ -181,6 +182,29 @@ async def test_a_server_shutdown_reaches_the_client_as_documented(name: str) -> 
         assert seen["app"]["receive"]["message"].get("code") == 1012
     else:
         assert seen["client"] == "no close frame"
+
+
+PINGING: frozenset[str] = frozenset(
+    {"uvicorn-websockets", "uvicorn-websockets-sansio", "uvicorn-wsproto", "daphne"}
+)
+"""The configurations whose server pings by default (uvicorn every 20 s, daphne too)."""
+
+
+@pytest.mark.integration
+def test_a_silent_client_ends_the_app_s_receive_only_where_the_server_pings() -> None:
+    """adapters/DIALECTS.md, silent-peer: a client that goes silent without closing (a
+    cut network) is noticed by uvicorn and daphne within a minute, never by hypercorn
+    or granian: ASGI has no ping, so the app cannot notice for itself. All seven at
+    once, each waiting for up to a minute."""
+    with ThreadPoolExecutor(len(names())) as pool:
+        seen = dict(zip(names(), pool.map(observe_silent_peer, names()), strict=True))
+    for name, one in seen.items():
+        receive = one["receive"]
+        if name in PINGING:
+            assert receive is not None, name
+            assert receive.get("message", {}).get("type") == "websocket.disconnect", name
+        else:
+            assert receive is None, (name, receive)
 
 
 @pytest.mark.integration

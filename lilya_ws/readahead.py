@@ -82,6 +82,8 @@ class ReadAhead:
         return self._task is None and not self._held and self._error is None
 
     async def _run(self) -> None:
+        if self._task is None:
+            return  # cancelled before it ran: nothing to undo (cheaper than trio's Cancelled)
         self.started = True
         try:
             while True:
@@ -143,4 +145,7 @@ class ReadAhead:
         task = self._task
         if task is not None:
             self._task = None
-            task.cancel()
+            if self.started:
+                task.cancel()
+            else:  # it returns as soon as it runs; a take() waiting on it returns now
+                self._wake()

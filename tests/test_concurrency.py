@@ -101,3 +101,35 @@ def test_a_closed_loop_is_not_kept_by_its_clock() -> None:
     del loop
     gc.collect()
     assert gone() is None
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_tick_late_by_more_than_a_delay_decides_nothing(backend: str) -> None:
+    """A congested loop makes an owner look idle that is only queued: late ticks wait."""
+    if backend == "trio":
+        pytest.importorskip("trio")
+
+    async def main() -> tuple[int, int]:
+        calls = 0
+        called = anyio.Event()
+
+        def callback() -> None:
+            nonlocal calls
+            calls += 1
+            called.set()
+
+        timer = IdleTimer(callback, DELAY)
+        for _ in range(NOTES):
+            timer.note()
+            await anyio.sleep(DELAY / 4)  # the owner's pace, not a synchronisation
+        for _ in range(3):  # three ticks, each late: without the rule two would decide
+            time.sleep(3 * DELAY)  # noqa: ASYNC251 (the congestion itself: the loop held)
+            for _ in range(10):  # turns enough for the late tick to run
+                await anyio.lowlevel.checkpoint()
+        while_late = calls
+        timer.note()  # the owner, its turn come at last
+        with anyio.fail_after(10 * DELAY):
+            await called.wait()  # on time again: the ticks decide as before
+        return while_late, calls
+
+    assert anyio.run(main, backend=backend) == (0, 1)

@@ -34,6 +34,7 @@ from .errors import ServerStartError
 from .handshake import (
     MALFORMED_REQUESTS,
     ODD_HEADER_VALUES,
+    REQUEST_TARGETS,
     SUBPROTOCOL_OFFERS,
     Malformation,
     open_handshake,
@@ -64,6 +65,7 @@ PLAIN_ROWS: Final = (
     "request-header-bytes",
     "subprotocol-offer",
     "malformed-handshake",
+    "request-target",
     "lifespan-state",
     "send-backpressure",
     "message-size-limits",
@@ -109,6 +111,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "request-header-bytes": lambda: _header_bytes(probe, server),
         "subprotocol-offer": lambda: _subprotocol_offer(probe, server),
         "malformed-handshake": lambda: _malformed_handshake(server),
+        "request-target": lambda: _request_target(probe, server),
         "lifespan-state": lambda: _lifespan_state(probe),
         "send-backpressure": lambda: _backpressure(probe, server),
         "client-close-code": lambda: _leave(probe, "clean"),
@@ -246,6 +249,23 @@ async def _malformed_handshake(server: RunningServer) -> Row:
     observed: dict[str, Row] = {}
     for name, fault in MALFORMED_REQUESTS.items():
         observed[name] = await asyncio.to_thread(_malformed_answer, server, fault)
+    return observed
+
+
+async def _request_target(probe: Probe, server: RunningServer) -> Row:
+    """Each of ``REQUEST_TARGETS``: the status line, and the scope's ``path``,
+    ``raw_path`` and ``query_string`` where the app ran."""
+    observed: dict[str, Row] = {}
+    for name, form in REQUEST_TARGETS.items():
+        key = uuid.uuid4().hex
+        request_target = form.format(
+            authority=f"{server.host}:{server.port}",
+            route="target",
+            query=f"id={key}&experiment=/target",
+        )
+        status, _ = await asyncio.to_thread(_answer, server, request_target)
+        app = await probe.report(key) if " 101 " in status else None
+        observed[name] = {"status": status, "app": app}
     return observed
 
 

@@ -159,6 +159,18 @@ SUBPROTOCOL_OFFERS: Final[Mapping[str, tuple[bytes, ...]]] = {
 """``Sec-WebSocket-Protocol`` request headers, one per value, that no client library
 sends but RFC 9110's list syntax allows (a list's recipient ignores empty items)."""
 
+REQUEST_TARGETS: Final[Mapping[str, str]] = {
+    "absolute-form": "ws://{authority}/{route}?{query}&q=1",
+    "two leading slashes": "//{route}//{route}?{query}&q=1",
+    "a fragment": "/{route}?{query}&q=1#top",
+    "raw UTF-8": "/{route}/café?{query}&q=é",
+}
+"""Request targets of an opening handshake, ``str.format``-ed with the server's
+``authority``, an app's ``route`` and a ``query`` of its own. The absolute form is one
+RFC 9112 section 3.2.2 has a server accept; a path may start with ``//``; a fragment
+(RFC 6455 section 3 forbids one) and bytes over 0x7F (RFC 3986 has them
+percent-encoded) are what a client should not send."""
+
 
 def send_upgrade_request(
     host: str, port: int, path: str = "/", *, timeout: float

@@ -89,9 +89,10 @@ _events: dict[tuple[str, str], anyio.Event] = {}
 async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
     """Dispatch a WebSocket to the experiment named by its path."""
     path = str(scope.get("path", "/"))
-    experiment = EXPERIMENTS.get(path, _echo)
     query = parse_qs(_as_bytes(scope.get("query_string")).decode("latin-1"))
     params = {key: values[0] for key, values in query.items()}
+    # ?experiment= reaches one whatever the path: the servers read some targets apart.
+    experiment = EXPERIMENTS.get(path) or EXPERIMENTS.get(params.get("experiment", ""), _echo)
     connect = await receive()
     if connect["type"] != "websocket.connect":
         return
@@ -177,6 +178,15 @@ async def _offered(scope: Scope, receive: Receive, send: Send, params: Mapping[s
     _finish(params, {"subprotocols": offered, "header": header})
     chosen = next((item for item in reversed(offered) if item), None)
     await send({"type": "websocket.accept", "subprotocol": chosen})
+    await send({"type": "websocket.close", "code": 1000})
+    await _drain(receive)
+
+
+async def _target(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Store ``path``, ``raw_path`` and ``query_string`` as the server gives them; accept,
+    then close."""
+    _finish(params, {key: repr(scope.get(key)) for key in ("path", "raw_path", "query_string")})
+    await send({"type": "websocket.accept"})
     await send({"type": "websocket.close", "code": 1000})
     await _drain(receive)
 
@@ -514,6 +524,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/unencodable": _unencodable,
     "/header": _header,
     "/offered": _offered,
+    "/target": _target,
     "/slow-reader": _slow_reader,
     "/until-shutdown": _until_shutdown,
     "/flood": _flood,

@@ -594,6 +594,19 @@ async def header_value(websocket: WebSocket) -> None:
     await websocket.close()
 
 
+async def request_target(websocket: WebSocket) -> None:
+    """Report how the app reads the request target; accept, then close."""
+    url = websocket.url
+    seen: p.RequestTargetReport = {
+        "url.path": url.path,
+        "url.netloc is the Host header": url.netloc == websocket.headers.get("host"),
+        "query_params": [[k, v] for k, v in websocket.query_params.items() if k != "token"],
+    }
+    kit.post(websocket, seen)
+    await websocket.accept()
+    await websocket.close()
+
+
 async def origin(websocket: WebSocket) -> None:
     """Allow only the origin named in ``?allow=`` (the browser checks name their page's or
     another); report what ``enforce_origin`` did, and send back the ``Origin`` accepted."""
@@ -636,6 +649,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "max-size": max_size,
     "origin": origin,
     "header-value": header_value,
+    "request-target": request_target,
     "state": state,
     "slow-reader": slow_reader,
 }
@@ -646,7 +660,8 @@ ROUTES: Final[Mapping[str, Route]] = {
 async def scenarios(scope: Scope, receive: RawReceive, send: RawSend) -> None:
     """The scenario routes (lifespan and plain HTTP are answered by ``websocket_only``)."""
     websocket = WebSocket(scope, receive, send)
-    name, _, rest = str(scope["path"]).lstrip("/").partition("/")
+    # url.path, not scope["path"]: some servers give an absolute-form target whole
+    name, _, rest = websocket.url.path.lstrip("/").partition("/")
     with anyio.move_on_after(p.APP_DEADLINE) as deadline:
         side_channel = kit.SIDE_CHANNELS.get(name)
         if side_channel is not None and kit.valid_token(rest):

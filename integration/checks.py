@@ -23,7 +23,7 @@ from typing import Final, cast
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from adapters import get
-from adapters.handshake import SUBPROTOCOL_OFFERS
+from adapters.handshake import REQUEST_TARGETS, SUBPROTOCOL_OFFERS
 from integration import protocol as p
 from integration.client import (
     REPO_ROOT,
@@ -234,6 +234,29 @@ async def subprotocol_list(target: Target) -> Outcome:
     seen, negotiated = await offer_seen(target, "empty items")
     offered = seen if isinstance(seen, str) else seen["offered"]
     return {"app": {"offered": offered}, "client": {"negotiated": negotiated}}
+
+
+async def target_seen(target: Target, form: str) -> p.RequestTargetReport | str:
+    """Open ``/request-target`` with ``REQUEST_TARGETS[form]`` as the request target: the
+    app's report, or the server's answer when it refused the handshake."""
+    token = new_token()
+    request_target = REQUEST_TARGETS[form].format(
+        authority=f"{target.host}:{target.port}", route="request-target", query=f"token={token}"
+    )
+    raw = await RawConnection.request(target, request_target)
+    try:
+        status = await raw.status(p.HANG_LIMIT)
+    finally:
+        raw.close()
+    if status != 101:
+        return status if isinstance(status, str) else f"HTTP {status}"
+    return cast(p.RequestTargetReport, await report(target, token))
+
+
+@check("absolute-form-target")
+async def absolute_form_target(target: Target) -> Outcome:
+    """``GET ws://host:port/request-target?q=1``: how the app reads the target."""
+    return {"app": cast(JSON, await target_seen(target, "absolute-form")), "client": None}
 
 
 @check("busy-app")

@@ -256,8 +256,9 @@ class RawConnection:
         websocket_version: str = "13",
         key: str | None = None,
     ) -> RawConnection:
-        """Connect and send the opening handshake's request, with ``headers`` as given
-        (bytes no client library would send), not waiting for the answer (the server
+        """Connect and send the opening handshake's request, with ``path`` (the request
+        target, sent as UTF-8) and ``headers`` as given (bytes no client library would
+        send), not waiting for the answer (the server
         runs the app, which has not accepted yet). ``receive_buffer``: the socket's
         ``SO_RCVBUF``, set before connecting (a slow reader's small window). The HTTP
         and WebSocket versions and the key (16 random bytes' base64 when ``None``) can
@@ -277,7 +278,7 @@ class RawConnection:
                 f"GET {path} HTTP/{http_version}\r\nHost: {target.host}:{target.port}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {websocket_version}\r\n"
-            ).encode("ascii")
+            ).encode()
             + b"".join(name + b": " + value + b"\r\n" for name, value in headers)
             + b"\r\n"
         )

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from adapters.handshake import MALFORMED_REQUESTS, ODD_HEADER_VALUES
 from integration import client as c
 from integration import protocol as p
-from integration.checks import MIB, connection_data_of, offer_seen
+from integration.checks import MIB, connection_data_of, offer_seen, target_seen
 from integration.client import Target
 from integration.outcomes import check, kind
 from integration.scenarios import JSON, Outcome
@@ -247,6 +247,17 @@ async def malformed_handshake(target: Target) -> Outcome:
         finally:
             raw.close()
     return {"app": None, "client": answers}
+
+
+@check("request-target")
+async def request_target(target: Target) -> Outcome:
+    """Request targets a server parses its own way: how the app reads each, or the
+    server's answer."""
+    forms = ("two leading slashes", "a fragment", "raw UTF-8")
+    return {
+        "app": {form: cast(JSON, await target_seen(target, form)) for form in forms},
+        "client": None,
+    }
 
 
 @check("send-backpressure")

@@ -269,6 +269,13 @@ class OfferedReport(TypedDict):
     header: list[str]
 
 
+RequestTargetReport = TypedDict(
+    "RequestTargetReport",
+    {"url.path": str, "url.netloc is the Host header": bool, "query_params": list[list[str]]},
+)
+"""``/request-target``: how the app reads the request target (the token left out)."""
+
+
 class AcceptHeadersReport(TypedDict):
     """``/accept-headers``: the warnings lilya_ws emitted while accepting."""
 

@@ -106,6 +106,14 @@ _CONNECTION_DATA: Final[Mapping[str, JSON]] = {
 }
 _CLOSED_NO_LEAK: Final[JSON] = {"close frame": True, "secret leaked": False}
 
+_TARGET_READ: Final[Mapping[str, JSON]] = {
+    "url.path": "/request-target",
+    "url.netloc is the Host header": True,
+    "query_params": [["q", "1"]],
+}
+"""How the app reads ``/request-target?q=1`` (``integration.checks.target_seen``)."""
+
+
 SCENARIOS: Final[tuple[Scenario, ...]] = (
     {
         "name": "echo-text",
@@ -209,6 +217,14 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
             "client": None,
         },
         "see": ["tls-scheme", "repeated-headers-joined"],
+    },
+    {
+        "name": "absolute-form-target",
+        "title": "GET ws://host:port/request-target?q=1 (RFC 9112's absolute form): the "
+        "app's url and query",
+        "transport": "ws",
+        "expect": {"app": _TARGET_READ, "client": None},
+        "see": ["request-target"],
     },
     {
         "name": "subprotocol",
@@ -638,6 +654,21 @@ def _refusals(version_8: int, http_10: int, short_key: int) -> Outcome:
     }
 
 
+def _targets(double_slash: str = "//request-target//request-target", **refused: str) -> Outcome:
+    """``request-target``: how the app reads each target, or the server's answer."""
+    return {
+        "app": {
+            "two leading slashes": {**_TARGET_READ, "url.path": double_slash},
+            "a fragment": refused.get("fragment", _TARGET_READ),
+            "raw UTF-8": refused.get(
+                "utf8",
+                {**_TARGET_READ, "url.path": "/request-target/café", "query_params": [["q", "é"]]},
+            ),
+        },
+        "client": None,
+    }
+
+
 def _backpressure(*, waited: bool) -> Outcome:
     """``send-backpressure``: every byte arrives; whether a send waited for the reader."""
     return {"app": {"a send waited for the client": waited}, "client": {"MiB received": 16.0}}
@@ -887,6 +918,26 @@ INHERENT: Final[tuple[Inherent, ...]] = (
             "hypercorn-trio": _refusals(400, 400, 101),
             "daphne": _refusals(101, 101, 400),
             "granian": _refusals(400, 101, 101),
+        },
+    },
+    {
+        "id": "request-target",
+        "title": "request targets a server reads its own way: two leading slashes, "
+        "a fragment, raw UTF-8 bytes; how the app reads each",
+        "transport": "ws",
+        "reason": "the server parses the request line before the app runs: daphne reads "
+        "//request-target//... as an authority and a path and passes only the path on, and "
+        "refuses a fragment; six configurations refuse bytes over 0x7F, granian decodes "
+        "them. Where the app runs, it reads the same (lilya_ws drops the fragment, which "
+        "uvicorn and hypercorn leave in the query, and reads raw UTF-8 as URL does)",
+        "expect": {
+            "uvicorn-websockets": _targets(utf8="HTTP 400"),
+            "uvicorn-websockets-sansio": _targets(utf8="HTTP 400"),
+            "uvicorn-wsproto": _targets(utf8="HTTP 400"),
+            "hypercorn-asyncio": _targets(utf8="HTTP 400"),
+            "hypercorn-trio": _targets(utf8="HTTP 400"),
+            "daphne": _targets("//request-target", fragment="HTTP 400", utf8="HTTP 400"),
+            "granian": _targets(),
         },
     },
     {

@@ -12,7 +12,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal, overload
 
 from lilya_ws.capabilities import Capabilities
-from lilya_ws.datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
+from lilya_ws.datastructures import (
+    URL,
+    Address,
+    Headers,
+    QueryParams,
+    State,
+    parse_cookies,
+    request_target,
+)
 
 __all__ = ["Connection"]
 
@@ -101,7 +109,7 @@ class Connection(Mapping[str, Any]):
         try:
             return self._query_params
         except AttributeError:  # built on first use (an unset slot)
-            self._query_params = QueryParams(self.scope.get("query_string", b""))
+            self._query_params = QueryParams(request_target(self.scope)[1])
             return self._query_params
 
     @property

@@ -84,6 +84,32 @@ def _valid_host_header(value: str) -> bool:
     return _IPV6_CHARS.fullmatch(literal) is not None and _is_ipv6(literal)
 
 
+def request_target(scope: Mapping[str, Any]) -> tuple[str, bytes]:
+    """The scope's path and query string as an origin-form request target names them,
+    the same on every server (``adapters/DIALECTS.md``, request-target).
+
+    uvicorn and hypercorn put an absolute-form target (``GET ws://host/chat``, which RFC
+    9112 has a server accept) whole in ``path``, and keep a fragment (which a client
+    must not send) in the path or the query; daphne and granian give the path alone,
+    and drop or refuse the fragment. A path that is empty (daphne's, for
+    ``ws://host?q``) is ``/``, as RFC 9110 reads it.
+    """
+    path: str = scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    if b"#" in query:  # a raw "#" ends the query: a "#" of the query would be "%23"
+        query = query.partition(b"#")[0]
+    else:
+        raw_path = scope.get("raw_path")
+        if raw_path and b"#" in raw_path:  # the path is decoded: only raw_path tells
+            fragment = unquote(raw_path.partition(b"#")[2].decode("latin-1"))
+            path = path.removesuffix("#" + fragment)
+    if not path.startswith("/") and "://" in path:
+        after_scheme = path.partition("://")[2]
+        slash = after_scheme.find("/")
+        path = after_scheme[slash:] if slash >= 0 else "/"
+    return path or "/", query
+
+
 def _is_ipv6(host: str) -> bool:
     try:
         IPv6Address(host)
@@ -127,8 +153,10 @@ class URL(str):
         The authority is the Host header when it is valid, else the server
         address (IPv6 bracketed, the scheme's default port left out). Unlike
         Starlette, the scheme defaults to ``ws`` (ASGI's default for a
-        WebSocket), a URL without a host stays absolute (``ws:///path``), and a
-        Unix socket server (port None) gives no host.
+        WebSocket), a URL without a host stays absolute (``ws:///path``), a
+        Unix socket server (port None) gives no host, and the path and query are
+        ``request_target``'s: an absolute-form target gives its path, a fragment
+        is dropped.
         """
         scheme: str = scope.get("scheme") or "ws"
         netloc = ""
@@ -145,8 +173,8 @@ class URL(str):
                 if ":" in host and not host.startswith("["):
                     host = f"[{host}]"
                 netloc = host if port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
-        text = f"{scheme}://{netloc}{scope['path'].translate(_PATH_ESCAPES)}"
-        query: bytes = scope.get("query_string", b"")
+        path, query = request_target(scope)
+        text = f"{scheme}://{netloc}{path.translate(_PATH_ESCAPES)}"
         if query:
             text += "?" + query.decode("utf-8", "replace")
         return cls(text)
@@ -348,8 +376,8 @@ class QueryParams(MultiDictProxy[str]):
     __slots__ = ()
 
     def __init__(self, query: bytes | str | Iterable[tuple[str, str]] = b"") -> None:
-        if isinstance(query, bytes):
-            query = query.decode("latin-1")
+        if isinstance(query, bytes):  # as URL reads it: "é" raw and "%C3%A9" agree
+            query = query.decode("utf-8", "replace")
         if isinstance(query, str):
             query = parse_qsl(query, keep_blank_values=True)
         super().__init__(MultiDict(query))

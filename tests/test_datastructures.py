@@ -10,7 +10,14 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from lilya_ws.datastructures import URL, Headers, QueryParams, State, parse_cookies
+from lilya_ws.datastructures import (
+    URL,
+    Headers,
+    QueryParams,
+    State,
+    parse_cookies,
+    request_target,
+)
 
 # The multidict7 tox environment installs no Starlette: the plain-scan tests
 # still pin the same behaviour there.
@@ -248,6 +255,70 @@ def test_query_params_keep_order_and_round_trip() -> None:
     assert params["sp"] == "a b&c"
     assert list(params) == ["b", "a", "empty", "sp"]
     assert str(params) == "b=2&a=1&b=3&empty=&sp=a+b%26c"
+
+
+def test_query_params_read_raw_utf_8_as_its_percent_encoding() -> None:
+    # granian passes a query's raw UTF-8 bytes on (the others answer 400): read as
+    # URL reads it, not as latin-1 ("Ã©").
+    assert QueryParams(b"q=\xc3\xa9")["q"] == QueryParams(b"q=%C3%A9")["q"] == "é"
+    assert QueryParams(b"q=\xe9")["q"] == QueryParams(b"q=%E9")["q"] == "\ufffd"
+
+
+def _scope(path: str, raw_path: bytes, query: bytes) -> dict[str, Any]:
+    host = [(b"host", b"h:1")]
+    return {"headers": host, "path": path, "raw_path": raw_path, "query_string": query}
+
+
+# Each server's scope for the same request (adapters/DIALECTS.md, request-target).
+@pytest.mark.parametrize(
+    ("request_line", "scopes"),
+    [
+        (
+            "GET ws://h:1/chat%3Fx?q=1",
+            [
+                _scope("ws://h:1/chat?x", b"ws://h:1/chat%3Fx", b"q=1"),  # uvicorn, hypercorn
+                _scope("/chat?x", b"/chat%3Fx", b"q=1"),  # daphne, granian
+            ],
+        ),
+        (
+            "GET http://h:1?q=1",
+            [
+                _scope("http://h:1", b"http://h:1", b"q=1"),  # uvicorn, hypercorn
+                _scope("", b"", b"q=1"),  # daphne
+                _scope("/", b"/", b"q=1"),  # granian
+            ],
+        ),
+        (
+            "GET /chat%23x?q=1#f",
+            [
+                _scope("/chat#x", b"/chat%23x", b"q=1#f"),  # uvicorn, hypercorn
+                _scope("/chat#x", b"/chat%23x", b"q=1"),  # granian
+            ],
+        ),
+        (
+            "GET /chat%23x#f%20g",
+            [
+                _scope("/chat#x#f g", b"/chat%23x#f%20g", b""),  # uvicorn, hypercorn
+                _scope("/chat#x", b"/chat%23x", b""),  # granian
+            ],
+        ),
+    ],
+)
+def test_url_and_query_are_the_same_for_each_servers_scope_of_a_request(
+    request_line: str, scopes: list[dict[str, Any]]
+) -> None:
+    urls = {URL.from_scope(scope) for scope in scopes}
+    queries = {str(QueryParams(request_target(scope)[1])) for scope in scopes}
+    assert len(urls) == len(queries) == 1, request_line
+    url = urls.pop()
+    assert url.netloc == "h:1"
+    assert url.path in ("/chat?x", "/", "/chat#x")
+    assert "#" not in url.query
+
+
+def test_an_encoded_hash_is_not_a_fragment() -> None:
+    assert URL.from_scope(_scope("/a#b", b"/a%23b", b"c=%23")) == "ws://h:1/a%23b?c=%23"
+    assert QueryParams(request_target(_scope("/", b"/", b"c=%23"))[1])["c"] == "#"
 
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=8)

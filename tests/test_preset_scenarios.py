@@ -41,6 +41,9 @@ NOT_REPRODUCIBLE: Final[Mapping[str, str]] = {
     "request-header-bytes": _BRIDGE + "parses the request (a control byte goes unanswered)",
     "subprotocol-offer": _BRIDGE + "parses the Sec-WebSocket-Protocol headers",
     "malformed-handshake": _BRIDGE + "answers a request RFC 6455 refuses",
+    "absolute-form-target": _BRIDGE + "parses the request target (it answers 400 to the "
+    "absolute form)",
+    "request-target": _BRIDGE + "parses the request target",
     "client-left-before-accept": _BRIDGE + "holds the client's handshake until the app "
     "answers it, and does not pass on a client that leaves meanwhile",
 }

@@ -32,6 +32,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from .errors import ServerStartError
 from .handshake import (
+    HEADERS_SERVERS_READ,
     MALFORMED_REQUESTS,
     ODD_HEADER_VALUES,
     REQUEST_TARGETS,
@@ -66,6 +67,7 @@ PLAIN_ROWS: Final = (
     "subprotocol-offer",
     "malformed-handshake",
     "request-target",
+    "headers-servers-read",
     "lifespan-state",
     "send-backpressure",
     "message-size-limits",
@@ -112,6 +114,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "subprotocol-offer": lambda: _subprotocol_offer(probe, server),
         "malformed-handshake": lambda: _malformed_handshake(server),
         "request-target": lambda: _request_target(probe, server),
+        "headers-servers-read": lambda: headers_servers_read(probe, server),
         "lifespan-state": lambda: _lifespan_state(probe),
         "send-backpressure": lambda: _backpressure(probe, server),
         "client-close-code": lambda: _leave(probe, "clean"),
@@ -261,12 +264,45 @@ async def _request_target(probe: Probe, server: RunningServer) -> Row:
         request_target = form.format(
             authority=f"{server.host}:{server.port}",
             route="target",
-            query=f"id={key}&experiment=/target",
+            query=f"id={key}&experiment=/request",
         )
         status, _ = await asyncio.to_thread(_answer, server, request_target)
-        app = await probe.report(key) if " 101 " in status else None
+        app = None
+        if " 101 " in status:
+            seen = cast("dict[str, object]", await probe.report(key))
+            app = {part: seen[part] for part in ("path", "raw_path", "query_string")}
         observed[name] = {"status": status, "app": app}
     return observed
+
+
+class HeadersRead(TypedDict):
+    """What the server made of ``HEADERS_SERVERS_READ`` (the probe's reprs)."""
+
+    scheme: str
+    client: str
+    root_path: str
+    headers: list[str]
+    """The names of ``HEADERS_SERVERS_READ`` in the scope's headers."""
+
+
+async def headers_servers_read(probe: Probe, server: RunningServer) -> HeadersRead:
+    """A handshake from 127.0.0.1 with ``HEADERS_SERVERS_READ``: the scope's ``scheme``,
+    ``client`` and ``root_path``, and which of the headers it holds."""
+    key = uuid.uuid4().hex
+    sent = b"".join(
+        name.encode() + b": " + value + b"\r\n" for name, value in HEADERS_SERVERS_READ.items()
+    )
+    status, _ = await asyncio.to_thread(_answer, server, f"/request?id={key}", sent)
+    if " 101 " not in status:
+        raise ConnectionError(f"the handshake was answered {status}")
+    seen = cast("dict[str, str | list[str]]", await probe.report(key))
+    names = {name.lower() for name in HEADERS_SERVERS_READ}
+    return {
+        "scheme": str(seen["scheme"]),
+        "client": str(seen["client"]),
+        "root_path": str(seen["root_path"]),
+        "headers": [name for name in seen["header names"] if name in names],
+    }
 
 
 async def _lifespan_state(probe: Probe) -> Row:

@@ -171,6 +171,17 @@ RFC 9112 section 3.2.2 has a server accept; a path may start with ``//``; a frag
 (RFC 6455 section 3 forbids one) and bytes over 0x7F (RFC 3986 has them
 percent-encoded) are what a client should not send."""
 
+HEADERS_SERVERS_READ: Final[Mapping[str, bytes]] = {
+    "X-Forwarded-For": b"203.0.113.9",
+    "X-Forwarded-Proto": b"https",
+    "Daphne-Root-Path": b"/root",
+    "X_Value": b"underscored",
+}
+"""Request headers a server acts on before the app runs: uvicorn takes the client's
+address and the scheme from ``X-Forwarded-*`` of a client it trusts (by default one on
+127.0.0.1); daphne sets ``root_path`` from ``Daphne-Root-Path`` and drops a name
+with ``_`` (CVE-2015-0219), both left out of the scope's headers."""
+
 
 def send_upgrade_request(
     host: str, port: int, path: str = "/", *, timeout: float

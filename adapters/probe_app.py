@@ -182,10 +182,15 @@ async def _offered(scope: Scope, receive: Receive, send: Send, params: Mapping[s
     await _drain(receive)
 
 
-async def _target(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
-    """Store ``path``, ``raw_path`` and ``query_string`` as the server gives them; accept,
-    then close."""
-    _finish(params, {key: repr(scope.get(key)) for key in ("path", "raw_path", "query_string")})
+async def _request(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
+    """Store what the server made of the request: ``path``, ``raw_path``, ``query_string``,
+    ``scheme``, ``client``, ``root_path`` and the headers' names; accept, then close."""
+    keys = ("path", "raw_path", "query_string", "scheme", "client", "root_path")
+    findings: Findings = {key: repr(scope.get(key)) for key in keys}
+    headers = scope.get("headers")
+    pairs = headers if isinstance(headers, list) else []
+    findings["header names"] = [_as_bytes(name).decode("latin-1") for name, _ in pairs]
+    _finish(params, findings)
     await send({"type": "websocket.accept"})
     await send({"type": "websocket.close", "code": 1000})
     await _drain(receive)
@@ -524,7 +529,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/unencodable": _unencodable,
     "/header": _header,
     "/offered": _offered,
-    "/target": _target,
+    "/request": _request,
     "/slow-reader": _slow_reader,
     "/until-shutdown": _until_shutdown,
     "/flood": _flood,

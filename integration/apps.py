@@ -25,6 +25,7 @@ from urllib.parse import parse_qs
 import anyio
 import anyio.lowlevel
 
+from adapters.handshake import HEADERS_SERVERS_READ
 from adapters.raw_asgi import LIFESPAN_STATE, websocket_only
 from integration import appkit as kit
 from integration import protocol as p
@@ -607,6 +608,19 @@ async def request_target(websocket: WebSocket) -> None:
     await websocket.close()
 
 
+async def headers_read(websocket: WebSocket) -> None:
+    """Report ``root_path`` and the ``HEADERS_SERVERS_READ`` as the app reads them; accept,
+    then close."""
+    headers = websocket.headers
+    seen: p.HeadersReadReport = {
+        'websocket["root_path"]': websocket.scope.get("root_path", ""),
+        "headers": {name: headers.get(name) for name in HEADERS_SERVERS_READ},
+    }
+    kit.post(websocket, seen)
+    await websocket.accept()
+    await websocket.close()
+
+
 async def origin(websocket: WebSocket) -> None:
     """Allow only the origin named in ``?allow=`` (the browser checks name their page's or
     another); report what ``enforce_origin`` did, and send back the ``Origin`` accepted."""
@@ -650,6 +664,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "origin": origin,
     "header-value": header_value,
     "request-target": request_target,
+    "headers-read": headers_read,
     "state": state,
     "slow-reader": slow_reader,
 }

@@ -16,7 +16,7 @@ from typing import cast
 
 from websockets.exceptions import ConnectionClosed
 
-from adapters.handshake import MALFORMED_REQUESTS, ODD_HEADER_VALUES
+from adapters.handshake import HEADERS_SERVERS_READ, MALFORMED_REQUESTS, ODD_HEADER_VALUES
 from integration import client as c
 from integration import protocol as p
 from integration.checks import MIB, connection_data_of, offer_seen, target_seen
@@ -258,6 +258,24 @@ async def request_target(target: Target) -> Outcome:
         "app": {form: cast(JSON, await target_seen(target, form)) for form in forms},
         "client": None,
     }
+
+
+@check("headers-servers-read")
+async def headers_servers_read(target: Target) -> Outcome:
+    """``HEADERS_SERVERS_READ`` in one handshake: ``root_path`` and the headers as the app
+    reads them. (uvicorn's use of ``X-Forwarded-*`` is not observed here: it trusts only
+    a client on 127.0.0.1, which the containers' matrix client is not; see
+    ``tests/test_adapters.py``.)"""
+    token = c.new_token()
+    sent = [(name.encode(), value) for name, value in HEADERS_SERVERS_READ.items()]
+    raw = await c.RawConnection.request(target, f"/headers-read?token={token}", sent)
+    try:
+        status = await raw.status(p.HANG_LIMIT)
+    finally:
+        raw.close()
+    if status != 101:
+        raise c.CheckFailed(f"the handshake was answered {status}")
+    return {"app": cast(JSON, await c.report(target, token)), "client": None}
 
 
 @check("send-backpressure")

@@ -276,6 +276,14 @@ RequestTargetReport = TypedDict(
 """``/request-target``: how the app reads the request target (the token left out)."""
 
 
+HeadersReadReport = TypedDict(
+    "HeadersReadReport",
+    {'websocket["root_path"]': str, "headers": dict[str, str | None]},
+)
+"""``/headers-read``: ``root_path`` and the headers a server may act on, as the app reads
+them (``None``: not in ``headers``)."""
+
+
 class AcceptHeadersReport(TypedDict):
     """``/accept-headers``: the warnings lilya_ws emitted while accepting."""
 

@@ -669,6 +669,17 @@ def _targets(double_slash: str = "//request-target//request-target", **refused: 
     }
 
 
+def _headers_read(root_path: str = "", *, dropped: bool = False) -> Outcome:
+    """``headers-servers-read``: ``root_path``, and the headers the app reads."""
+    headers: dict[str, JSON] = {
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Forwarded-Proto": "https",
+        "Daphne-Root-Path": None if dropped else "/root",
+        "X_Value": None if dropped else "underscored",
+    }
+    return {"app": {'websocket["root_path"]': root_path, "headers": headers}, "client": None}
+
+
 def _backpressure(*, waited: bool) -> Outcome:
     """``send-backpressure``: every byte arrives; whether a send waited for the reader."""
     return {"app": {"a send waited for the client": waited}, "client": {"MiB received": 16.0}}
@@ -939,6 +950,17 @@ INHERENT: Final[tuple[Inherent, ...]] = (
             "daphne": _targets("//request-target", fragment="HTTP 400", utf8="HTTP 400"),
             "granian": _targets(),
         },
+    },
+    {
+        "id": "headers-servers-read",
+        "title": "request headers a server acts on (X-Forwarded-For, X-Forwarded-Proto, "
+        "Daphne-Root-Path, X_Value): root_path and the headers as the app reads them",
+        "transport": "ws",
+        "reason": "daphne sets root_path from a client's Daphne-Root-Path header and drops "
+        "header names with _ (CVE-2015-0219) before the app runs; the scope keeps "
+        "neither header. (uvicorn takes the client's address and the scheme from "
+        "X-Forwarded-* of a client on 127.0.0.1: tests/test_adapters.py)",
+        "expect": _daphne_apart(_headers_read(), _headers_read("/root", dropped=True)),
     },
     {
         "id": "send-backpressure",

@@ -32,8 +32,9 @@ from adapters import (
 )
 from adapters import __main__ as cli
 from adapters.base import _import_problem
-from adapters.evidence import observe_shutdown, observe_silent_peer
-from adapters.probe import PROBE_APP, capabilities_from, measure
+from adapters.evidence import headers_servers_read, observe_shutdown, observe_silent_peer
+from adapters.handshake import HEADERS_SERVERS_READ
+from adapters.probe import PROBE_APP, Probe, capabilities_from, measure
 from adapters.process import group_alive, group_cpu_seconds, group_processes, group_rss_bytes
 
 if TYPE_CHECKING:
@@ -182,6 +183,27 @@ async def test_a_server_shutdown_reaches_the_client_as_documented(name: str) -> 
         assert seen["app"]["receive"]["message"].get("code") == 1012
     else:
         assert seen["client"] == "no close frame"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", names())
+async def test_only_uvicorn_takes_forwarded_headers_and_only_daphne_takes_others_out(
+    name: str, launch: Launch
+) -> None:
+    """adapters/DIALECTS.md, headers-servers-read: with its default settings uvicorn takes
+    the client's address and the scheme from the X-Forwarded-* headers of a client on
+    127.0.0.1; daphne takes Daphne-Root-Path as root_path and drops a name with _."""
+    server = launch(get(name), PROBE_APP)
+    seen = await asyncio.wait_for(headers_servers_read(Probe(server), server), 30)
+    if name.startswith("uvicorn"):
+        assert (seen["scheme"], seen["client"]) == ("'wss'", "('203.0.113.9', 0)")
+    else:
+        assert seen["scheme"] in ("'ws'", "None")  # daphne's scope has no scheme
+        assert "127.0.0.1" in seen["client"]
+    taken_out = {"daphne-root-path", "x_value"} if name == "daphne" else set()
+    sent = [header.lower() for header in HEADERS_SERVERS_READ]
+    assert seen["headers"] == [header for header in sent if header not in taken_out]
+    assert seen["root_path"] == ("'/root'" if name == "daphne" else "''")
 
 
 PINGING: frozenset[str] = frozenset(

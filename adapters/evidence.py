@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import struct
 import sys
@@ -38,6 +37,7 @@ from .handshake import (
     REQUEST_TARGETS,
     SUBPROTOCOL_OFFERS,
     Malformation,
+    client_frame,
     open_handshake,
     send_upgrade_request,
 )
@@ -91,6 +91,7 @@ ROWS: Final = (
     "lifespan",
     "server-shutdown",
     "silent-peer",
+    "early-frames",
 )
 SILENT_PEER_WAIT: Final = 60.0
 """How long ``silent-peer`` waits for the server to end the app's receive: longer than
@@ -191,9 +192,11 @@ def _answer(
     http_version: str = "1.1",
     websocket_version: str = "13",
     key: str = "dGhlIHNhbXBsZSBub25jZQ==",
+    early: bytes = b"",
 ) -> tuple[str, list[str]]:
-    """Send an opening handshake's request as given (blocking): the status line of the
-    server's answer (or why there is none within ``WIRE_TIMEOUT``) and its header lines."""
+    """Send an opening handshake's request as given, ``early`` bytes in its packet
+    (blocking): the status line of the server's answer (or why there is none within
+    ``WIRE_TIMEOUT``) and its header lines."""
     request = (
         (
             f"GET {path} HTTP/{http_version}\r\nHost: {server.host}:{server.port}\r\n"
@@ -202,6 +205,7 @@ def _answer(
         ).encode()
         + headers
         + b"\r\n"
+        + early
     )
     with socket.create_connection((server.host, server.port), timeout=WIRE_TIMEOUT) as sock:
         sock.sendall(request)
@@ -455,8 +459,8 @@ async def _malformed(probe: Probe, server: RunningServer) -> Row:
     """Send one bad frame on a raw socket to ``/record``: the server's answer on the
     wire, and what the app's receive() calls returned."""
     bad = {
-        "invalid UTF-8 text": frame(0x1, b"\xff\xfe\xfd"),
-        "unmasked text": frame(0x1, b"x", masked=False),
+        "invalid UTF-8 text": client_frame(0x1, b"\xff\xfe\xfd"),
+        "unmasked text": client_frame(0x1, b"x", masked=False),
     }
     observed: dict[str, Row] = {}
     for name, data in bad.items():
@@ -473,15 +477,6 @@ async def _malformed(probe: Probe, server: RunningServer) -> Row:
         report = cast("dict[str, list[Outcome]]", await probe.report(key))
         observed[name] = {"wire": wire, "app": [_brief(o) for o in report["received"]]}
     return observed
-
-
-def frame(opcode: int, payload: bytes, *, masked: bool = True) -> bytes:
-    """One final client frame (payloads under 126 bytes)."""
-    head = bytes([0x80 | opcode, (0x80 if masked else 0) | len(payload)])
-    if not masked:
-        return head + payload
-    mask = os.urandom(4)
-    return head + mask + bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
 
 
 def wire_answer(sock: socket.socket, data: bytes, timeout: float = WIRE_TIMEOUT) -> str:
@@ -642,6 +637,26 @@ async def server_shutdown(name: str) -> Row:
     return {"client": seen["client"], "app": app or "nothing: the app's receive never ended"}
 
 
+async def early_frames(name: str) -> Row:
+    """A text frame in the handshake request's packet, before the 101 (RFC 6455 section
+    4.1 has a client wait for it), to ``/record`` on a server of its own: the status
+    line, what the app's receive() calls returned, and whether the server then answers
+    another handshake."""
+    key = uuid.uuid4().hex
+    with get(name).start(PROBE_APP) as server:
+        early = client_frame(0x1, b"early")
+        status, _ = await asyncio.to_thread(_answer, server, f"/record?id={key}", early=early)
+        app = None
+        if " 101 " in status:
+            report = cast("dict[str, list[Outcome]]", await Probe(server).report(key))
+            app = [_brief(outcome) for outcome in report["received"]]
+        try:
+            after, _ = await asyncio.to_thread(_answer, server, "/offered")
+        except OSError as exc:
+            after = f"{type(exc).__name__}: {exc}"
+    return {"status": status, "app": app, "the next handshake": after}
+
+
 def websocket_only_apps(name: str) -> dict[str, Row]:
     """An HTTP GET and lifespan on an app that handles only WebSocket scopes: one that
     raises for the others, one that returns at once."""
@@ -725,6 +740,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             seen["server-shutdown"] = asyncio.run(server_shutdown(name))
         if "silent-peer" in args.rows:
             seen["silent-peer"] = silent_peer(name)
+        if "early-frames" in args.rows:
+            seen["early-frames"] = asyncio.run(early_frames(name))
         observed[name] = seen
     if args.json:
         args.json.write_text(json.dumps(observed, indent=1, default=str))

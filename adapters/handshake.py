@@ -183,6 +183,24 @@ address and the scheme from ``X-Forwarded-*`` of a client it trusts (by default 
 with ``_`` (CVE-2015-0219), both left out of the scope's headers."""
 
 
+def client_frame(opcode: int, payload: bytes, *, masked: bool = True) -> bytes:
+    """One final frame as a client sends it: masked (RFC 6455 section 5.3), or not with
+    ``masked=False`` to see a server refuse it."""
+    length = len(payload)
+    mask_bit = 0x80 if masked else 0
+    head = bytes([0x80 | opcode])
+    if length < 126:
+        head += bytes([mask_bit | length])
+    elif length < 1 << 16:
+        head += bytes([mask_bit | 126]) + struct.pack("!H", length)
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+
+
 def send_upgrade_request(
     host: str, port: int, path: str = "/", *, timeout: float
 ) -> tuple[socket.socket, h11.Connection]:

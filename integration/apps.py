@@ -621,6 +621,18 @@ async def headers_read(websocket: WebSocket) -> None:
     await websocket.close()
 
 
+async def early_frames(websocket: WebSocket) -> None:
+    """Accept at once, or (``?accept=on-signal``) report that the app runs, so the server
+    has read the request, and accept once told the client has sent its texts; report the
+    texts received until the client closes."""
+    if websocket.query_params.get("accept") == "on-signal":
+        kit.post(websocket, {"running": True})
+        await kit.mailbox.take("signal:" + kit.token_of(websocket), p.CLIENT_WAIT)
+    await websocket.accept()
+    report: p.EarlyFramesReport = {"received": [text async for text in websocket.iter_text()]}
+    kit.post(websocket, report)
+
+
 async def origin(websocket: WebSocket) -> None:
     """Allow only the origin named in ``?allow=`` (the browser checks name their page's or
     another); report what ``enforce_origin`` did, and send back the ``Origin`` accepted."""
@@ -665,6 +677,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "header-value": header_value,
     "request-target": request_target,
     "headers-read": headers_read,
+    "early-frames": early_frames,
     "state": state,
     "slow-reader": slow_reader,
 }

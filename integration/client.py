@@ -27,6 +27,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
+from adapters.handshake import client_frame
 from integration import protocol as p
 
 __all__ = ["CheckFailed", "NotRunnable", "RawConnection", "Target", "bounded", "open_ws"]
@@ -255,6 +256,7 @@ class RawConnection:
         http_version: str = "1.1",
         websocket_version: str = "13",
         key: str | None = None,
+        early: bytes = b"",
     ) -> RawConnection:
         """Connect and send the opening handshake's request, with ``path`` (the request
         target, sent as UTF-8) and ``headers`` as given (bytes no client library would
@@ -262,7 +264,8 @@ class RawConnection:
         runs the app, which has not accepted yet). ``receive_buffer``: the socket's
         ``SO_RCVBUF``, set before connecting (a slow reader's small window). The HTTP
         and WebSocket versions and the key (16 random bytes' base64 when ``None``) can
-        be ones RFC 6455 section 4.1 does not allow."""
+        be ones RFC 6455 section 4.1 does not allow; so are ``early`` bytes (frames),
+        written with the request instead of after the server's answer."""
         if receive_buffer is None:
             opening = asyncio.open_connection(target.host, target.port, ssl=target.ssl_context())
         else:
@@ -281,6 +284,7 @@ class RawConnection:
             ).encode()
             + b"".join(name + b": " + value + b"\r\n" for name, value in headers)
             + b"\r\n"
+            + early
         )
         return cls(reader, writer)
 
@@ -309,20 +313,7 @@ class RawConnection:
 
     def send_frame(self, opcode: int, payload: bytes, *, masked: bool = True) -> None:
         """One final frame; clients must mask (RFC 6455 section 5.3), ``masked=False`` does not."""
-        length = len(payload)
-        head = bytes([0x80 | opcode])
-        mask_bit = 0x80 if masked else 0
-        if length < 126:
-            head += bytes([mask_bit | length])
-        elif length < 1 << 16:
-            head += bytes([mask_bit | 126]) + struct.pack("!H", length)
-        else:
-            head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
-        if masked:
-            mask = os.urandom(4)
-            payload = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
-            head += mask
-        self._writer.write(head + payload)
+        self._writer.write(client_frame(opcode, payload, masked=masked))
 
     def send_close(self, code: int, reason: str) -> None:
         self.send_frame(0x8, struct.pack("!H", code) + reason.encode("utf-8"))

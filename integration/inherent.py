@@ -14,9 +14,15 @@ import json
 import os
 from typing import cast
 
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from adapters.handshake import HEADERS_SERVERS_READ, MALFORMED_REQUESTS, ODD_HEADER_VALUES
+from adapters import get
+from adapters.handshake import (
+    HEADERS_SERVERS_READ,
+    MALFORMED_REQUESTS,
+    ODD_HEADER_VALUES,
+    client_frame,
+)
 from integration import client as c
 from integration import protocol as p
 from integration.checks import MIB, connection_data_of, offer_seen, target_seen
@@ -276,6 +282,58 @@ async def headers_servers_read(target: Target) -> Outcome:
     if status != 101:
         raise c.CheckFailed(f"the handshake was answered {status}")
     return {"app": cast(JSON, await c.report(target, token)), "client": None}
+
+
+@check("early-frames")
+async def early_frames(target: Target) -> Outcome:
+    """A text the client sends before the server's 101, just after the request (once the
+    app runs, so the server has read the request) or in the request's packet: what the
+    app receives, or the server's answer; then whether the server still serves. On a
+    server of its own: hypercorn's trio worker exits on the second."""
+    if not target.local:
+        raise c.NotRunnable("may stop the server: local runs only")
+    server = await asyncio.to_thread(get(target.name).start, p.SCENARIO_APP, cwd=c.REPO_ROOT)
+    try:
+        own = Target(target.name, server.ws_url)
+        app: dict[str, JSON] = {
+            "after the request": await _early_text(own, with_request=False),
+            "with the request": await _early_text(own, with_request=True),
+        }
+        try:
+            async with c.open_ws(own, "/echo") as ws:
+                await ws.send("still serving?")
+                serving = await c.recv(ws) == "still serving?"
+        except (OSError, WebSocketException):
+            serving = False
+    finally:
+        await asyncio.to_thread(server.stop)
+    return {"app": app, "client": {"the server still serves": serving}}
+
+
+async def _early_text(target: Target, *, with_request: bool) -> JSON:
+    """Send ``early`` before the 101, then ``after the 101``, then close: the texts the
+    app received, or the server's answer."""
+    token = c.new_token()
+    accept = "at-once" if with_request else "on-signal"
+    early = client_frame(0x1, b"early") if with_request else b""
+    raw = await c.RawConnection.request(
+        target, f"/early-frames?token={token}&accept={accept}", early=early
+    )
+    try:
+        if not with_request:
+            await c.report(target, token)  # the app runs: the server read the request
+            raw.send_frame(0x1, b"early")
+            await c.signal(target, token)
+        status = await raw.status(p.HANG_LIMIT)
+        if status == 101:
+            raw.send_frame(0x1, b"after the 101")
+            raw.send_close(1000, "")
+            await raw.server_close()
+    finally:
+        raw.close()
+    if status != 101:
+        return status if isinstance(status, str) else f"HTTP {status}"
+    return cast(p.EarlyFramesReport, await c.report(target, token))["received"]
 
 
 @check("send-backpressure")

@@ -18,6 +18,8 @@ TALLY_ROUTE: Final = "/tally/"
 """``/tally/<token>``: every outcome apps appended under ``token`` (the close race)."""
 ENDPOINT_ROUTE: Final = "/endpoint/"
 """``/endpoint/<ending>``: every scope type goes to ``integration.endpoint_apps:app``."""
+SCENARIO_APP: Final = "integration.apps:app"
+"""The app every server configuration serves for the matrix."""
 ENDPOINT_APP: Final = "integration.endpoint_apps:app"
 """An app that is nothing but a ``lilya_ws.endpoint`` (lifespan and HTTP included)."""
 
@@ -282,6 +284,12 @@ HeadersReadReport = TypedDict(
 )
 """``/headers-read``: ``root_path`` and the headers a server may act on, as the app reads
 them (``None``: not in ``headers``)."""
+
+
+class EarlyFramesReport(TypedDict):
+    """``/early-frames``: the texts the app received until the client closed."""
+
+    received: list[str]
 
 
 class AcceptHeadersReport(TypedDict):

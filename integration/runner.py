@@ -28,6 +28,7 @@ import integration.checks
 import integration.inherent  # noqa: F401  # importing the checks registers them
 from adapters import ServerAdapter, ServerStartError, get, names
 from adapters.process import RunningServer, TLSFiles
+from integration import protocol as p
 from integration.browser import (
     BrowserError,
     Chromium,
@@ -55,7 +56,7 @@ __all__ = [
     "run_target",
 ]
 
-APP: Final = "integration.apps:app"
+APP: Final = p.SCENARIO_APP
 CHECK_TIMEOUT: Final = 90.0
 """No cell takes longer than this (the close race and the 16 MiB messages are the longest)."""
 READY_TIMEOUT: Final = 30.0

@@ -680,6 +680,19 @@ def _headers_read(root_path: str = "", *, dropped: bool = False) -> Outcome:
     return {"app": {'websocket["root_path"]': root_path, "headers": headers}, "client": None}
 
 
+def _early(after_request: JSON, with_request: JSON, *, serving: bool = True) -> Outcome:
+    """``early-frames``: what the app receives of a text sent before the 101 (then one
+    sent after it), or the server's answer; whether the server serves on."""
+    return {
+        "app": {"after the request": after_request, "with the request": with_request},
+        "client": {"the server still serves": serving},
+    }
+
+
+_BOTH: Final = ["early", "after the 101"]
+_LATER_ONLY: Final = ["after the 101"]
+
+
 def _backpressure(*, waited: bool) -> Outcome:
     """``send-backpressure``: every byte arrives; whether a send waited for the reader."""
     return {"app": {"a send waited for the client": waited}, "client": {"MiB received": 16.0}}
@@ -961,6 +974,26 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "neither header. (uvicorn takes the client's address and the scheme from "
         "X-Forwarded-* of a client on 127.0.0.1: tests/test_adapters.py)",
         "expect": _daphne_apart(_headers_read(), _headers_read("/root", dropped=True)),
+    },
+    {
+        "id": "early-frames",
+        "title": "a text the client sends before the server's 101, just after the request "
+        "or in its packet: what the app receives; does the server serve on?",
+        "transport": "ws",
+        "reason": "RFC 6455 section 4.1 has a client wait for the 101; the server handles "
+        "the bytes that do not before the app runs: granian keeps them, uvicorn and daphne "
+        "drop them when they share the request's packet (uvicorn's wsproto implementation "
+        "always), hypercorn answers 400, and its trio worker then exits: the server stops "
+        "serving every client (hypercorn issue 225)",
+        "expect": {
+            "uvicorn-websockets": _early(_BOTH, _LATER_ONLY),
+            "uvicorn-websockets-sansio": _early(_BOTH, _LATER_ONLY),
+            "uvicorn-wsproto": _early(_LATER_ONLY, _LATER_ONLY),
+            "hypercorn-asyncio": _early("HTTP 400", "HTTP 400"),
+            "hypercorn-trio": _early("HTTP 400", "HTTP 400", serving=False),
+            "daphne": _early(_BOTH, _LATER_ONLY),
+            "granian": _early(_BOTH, _BOTH),
+        },
     },
     {
         "id": "send-backpressure",

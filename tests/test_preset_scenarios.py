@@ -32,6 +32,7 @@ NOT_REPRODUCIBLE: Final[Mapping[str, str]] = {
     "connection-data-tls": _TLS,
     "tls-scheme": _TLS,
     "endpoint-http-and-lifespan": "starts a real server process and reads its log",
+    "early-frames": "starts a real server process (the frames meet its HTTP parser)",
     "malformed-frames": _BRIDGE + "rejects invalid UTF-8 and unmasked frames",
     "message-size-limits": _BRIDGE + "enforces the inbound size limit",
     "close-reply-code": _BRIDGE + "answers the client's close frame (and when)",

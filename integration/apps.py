@@ -195,6 +195,18 @@ async def subprotocol(websocket: WebSocket) -> None:
     await kit.drain(websocket)
 
 
+async def accept_server_headers(websocket: WebSocket) -> None:
+    """Try to accept with each header the server writes itself, then accept plainly and
+    send what each try did."""
+    tried: dict[str, p.CallOutcome] = {}
+    for name in p.SERVER_HEADERS:
+        tried[name], _ = await kit.capture(websocket.accept(headers=[(name.encode(), b"x")]))
+    await websocket.accept()
+    report: p.ServerHeadersReport = {"tried": tried}
+    await websocket.send_json(report)
+    await kit.drain(websocket)
+
+
 async def busy(websocket: WebSocket) -> None:
     """Take one message and say so, then work for ``BUSY_WORK`` seconds and until told
     the client has left, neither receiving nor sending; then send the result."""
@@ -677,6 +689,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "header-value": header_value,
     "request-target": request_target,
     "headers-read": headers_read,
+    "accept-server-headers": accept_server_headers,
     "early-frames": early_frames,
     "state": state,
     "slow-reader": slow_reader,

@@ -211,6 +211,14 @@ async def subprotocol(target: Target) -> Outcome:
     return {"app": app, "client": {"negotiated": negotiated}}
 
 
+@check("accept-server-headers")
+async def accept_server_headers(target: Target) -> Outcome:
+    async with open_ws(target, "/accept-server-headers") as ws:
+        seen = cast(p.ServerHeadersReport, await recv_json(ws))
+    tried: JSON = {name: kind(outcome, builtin=True) for name, outcome in seen["tried"].items()}
+    return {"app": {"accept(headers=[(name, ...)])": tried}, "client": {"handshake": "completed"}}
+
+
 async def offer_seen(target: Target, offer: str) -> tuple[p.OfferedReport | str, str | None]:
     """Send ``SUBPROTOCOL_OFFERS[offer]`` as ``Sec-WebSocket-Protocol`` request headers,
     one each, to ``/offered``: the app's report (or the server's answer when it refused

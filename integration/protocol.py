@@ -52,6 +52,17 @@ CLIENT_CLOSE_REASON: Final = "client bye"
 APP_CLOSE_CODE: Final = 4002
 APP_CLOSE_REASON: Final = "app says bye ✓"
 ACCEPT_HEADERS: Final = ((b"x-lilya-ws", b"accepted"), (b"set-cookie", b"session=abc"))
+SERVER_HEADERS: Final = (
+    "connection",
+    "content-length",
+    "date",
+    "sec-websocket-accept",
+    "sec-websocket-extensions",
+    "sec-websocket-version",
+    "transfer-encoding",
+    "upgrade",
+)
+"""Headers of a 101 the server writes itself, that ``accept(headers=...)`` must refuse."""
 SUBPROTOCOLS_OFFERED: Final = ("chat.v2", "chat.v1")
 SUBPROTOCOL_CHOSEN: Final = "chat.v1"
 SUBPROTOCOL_NOT_OFFERED: Final = "chat.v3"
@@ -248,6 +259,12 @@ class InvalidJSONReport(TypedDict):
 
     error: CallOutcome
     payload: str | None
+
+
+class ServerHeadersReport(TypedDict):
+    """``/accept-server-headers``: each ``accept(headers=[(name, b"x")])`` tried, by name."""
+
+    tried: dict[str, CallOutcome]
 
 
 class SubprotocolReport(TypedDict):

@@ -21,6 +21,7 @@ from typing import Final, Literal, TypeAlias, TypedDict, final
 
 from typing_extensions import NotRequired
 
+from integration import protocol as p
 from lilya_ws.servers import SERVERS
 
 JSON: TypeAlias = "bool | int | float | str | Sequence[JSON] | Mapping[str, JSON] | None"
@@ -237,6 +238,21 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
             },
             "client": {"negotiated": "chat.v1"},
         },
+    },
+    {
+        "name": "accept-server-headers",
+        "title": "accept() with a header the server writes itself (upgrade, date, "
+        "sec-websocket-accept, ...): refused before anything is sent",
+        "transport": "ws",
+        "expect": {
+            "app": {
+                "accept(headers=[(name, ...)])": dict.fromkeys(
+                    p.SERVER_HEADERS, "InvalidMessage (ValueError)"
+                )
+            },
+            "client": {"handshake": "completed"},
+        },
+        "see": ["accept-headers-dropped"],
     },
     {
         "name": "subprotocol-list",

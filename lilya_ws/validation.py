@@ -53,10 +53,30 @@ def checked_payload(message: Mapping[str, object]) -> str | bytes:
     return data
 
 
+SERVER_WRITTEN_HEADERS: Final = frozenset(
+    {
+        b"connection",
+        b"content-length",
+        b"date",
+        b"sec-websocket-accept",
+        b"sec-websocket-extensions",
+        b"sec-websocket-version",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+"""Headers of a 101 that the server writes itself. A second one from the app failed the
+handshake under uvicorn and hypercorn (the client refuses two ``Sec-WebSocket-Accept``,
+an ``Upgrade`` that is not only ``websocket``, extensions it did not negotiate; uvicorn's
+websockets implementation answers 500 to a second ``Date``) and vanished under daphne
+and granian (``adapters/DIALECTS.md``, accept-headers-dropped)."""
+
+
 def checked_accept_headers(headers: Iterable[object]) -> list[tuple[bytes, bytes]]:
     """Accept headers as ASGI wants them: lowercase ASCII names, no CR/LF anywhere.
 
-    ``sec-websocket-protocol`` is refused: the subprotocol argument sets it.
+    ``sec-websocket-protocol`` is refused (the subprotocol argument sets it), and so is
+    any of ``SERVER_WRITTEN_HEADERS``.
     """
     checked: list[tuple[bytes, bytes]] = []
     for pair in headers:
@@ -73,6 +93,8 @@ def checked_accept_headers(headers: Iterable[object]) -> list[tuple[bytes, bytes
             raise InvalidMessage(f"Accept header name {name!r} is not ASCII") from None
         if name != name.lower():
             raise InvalidMessage(f"Accept header name {name!r} must be lowercase")
+        if name in SERVER_WRITTEN_HEADERS:
+            raise InvalidMessage(f"Accept header {name!r} is written by the server itself")
         checked.append((name, value))
     return checked
 

@@ -190,7 +190,8 @@ class WebSocket(Channel):
         """Complete the handshake, optionally choosing a subprotocol and adding headers.
 
         ``subprotocol`` must be one the client offered; ``headers`` are raw byte
-        pairs (lowercase names). Raises ``InvalidMessage`` before sending otherwise.
+        pairs (lowercase names, none the server writes itself, such as ``upgrade``).
+        Raises ``InvalidMessage`` before sending otherwise.
         Choosing none of the offered subprotocols warns (``NoSubprotocolWarning``):
         browsers fail that handshake.
 

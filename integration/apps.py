@@ -32,6 +32,7 @@ from integration import protocol as p
 from lilya_ws import (
     DenialResponseUnsupported,
     InvalidJSON,
+    InvalidMessage,
     OriginPolicy,
     ReceiveTimeout,
     Response,
@@ -270,16 +271,19 @@ async def deny(websocket: WebSocket) -> None:
     ``?accept=never``, once the client has left (``_accept_around_leaving``)."""
     if websocket.query_params.get("accept") == "never":
         await _accept_around_leaving(websocket)
-    headers = {"x-denial": websocket.query_params.get("kind", "plain")}
+    kind = websocket.query_params.get("kind", "plain")
+    headers = {"x-denial": kind}
+    if kind == "short-length":  # a content-length that promises less than the body
+        headers["content-length"] = "2"
     response: Response | StreamingResponse
-    if websocket.query_params.get("kind") == "streamed":
+    if kind == "streamed":
         response = StreamingResponse(_denial_parts(), status_code=p.DENIAL_STATUS, headers=headers)
     else:
         response = Response(p.DENIAL_BODY, status_code=p.DENIAL_STATUS, headers=headers)
     report: p.DenialReport = {"sent": True, "error": None, "is_runtime_error": False}
     try:
         await websocket.send_denial_response(response)
-    except DenialResponseUnsupported as exc:
+    except (DenialResponseUnsupported, InvalidMessage) as exc:
         report = {
             "sent": False,
             "error": kit.qualname(type(exc)),
@@ -287,6 +291,20 @@ async def deny(websocket: WebSocket) -> None:
         }
         await websocket.close()
     kit.post(websocket, report)
+
+
+async def denial_framing(websocket: WebSocket) -> None:
+    """Send a denial's start that names its own ``transfer-encoding``; report what the send
+    did, then close (HTTP 403)."""
+    start = {
+        "type": "websocket.http.response.start",
+        "status": p.DENIAL_STATUS,
+        "headers": [(b"transfer-encoding", b"chunked")],
+    }
+    sent, _ = await kit.capture(websocket.send(start))
+    report: p.DenialFramingReport = {"send": sent}
+    kit.post(websocket, report)
+    await websocket.close()
 
 
 async def client_leave(websocket: WebSocket) -> None:
@@ -671,6 +689,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "close-with-reason": close_with_reason,
     "close-before-accept": close_before_accept,
     "deny": deny,
+    "denial-framing": denial_framing,
     "client-leave": client_leave,
     "send-after-leave": send_after_leave,
     "close-after-leave": close_after_leave,

@@ -211,6 +211,15 @@ async def subprotocol(target: Target) -> Outcome:
     return {"app": app, "client": {"negotiated": negotiated}}
 
 
+@check("denial-framing")
+async def denial_framing(target: Target) -> Outcome:
+    token = new_token()
+    status, _, _ = await rejected(target, f"/denial-framing?token={token}")
+    seen = cast(p.DenialFramingReport, await report(target, token))
+    app: JSON = {"send(start with transfer-encoding)": kind(seen["send"], builtin=True)}
+    return {"app": app, "client": {"http_status": status}}
+
+
 @check("accept-server-headers")
 async def accept_server_headers(target: Target) -> Outcome:
     async with open_ws(target, "/accept-server-headers") as ws:

@@ -63,7 +63,7 @@ async def accept_headers_dropped(target: Target) -> Outcome:
 async def no_denial_response(target: Target) -> Outcome:
     app: dict[str, JSON] = {}
     client: dict[str, JSON] = {}
-    for denial in ("plain", "streamed"):
+    for denial in ("plain", "streamed", "short-length"):
         token = c.new_token()
         status, headers, body = await c.rejected(target, f"/deny?kind={denial}&token={token}")
         seen = cast(p.DenialReport, await c.report(target, token))

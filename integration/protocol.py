@@ -166,6 +166,12 @@ class DenialReport(TypedDict):
     is_runtime_error: bool
 
 
+class DenialFramingReport(TypedDict):
+    """``/denial-framing``: a denial's start with ``transfer-encoding``, sent with ``send()``."""
+
+    send: CallOutcome
+
+
 class CloseReport(TypedDict):
     """``/close-with-reason``: the warnings lilya_ws emitted while closing."""
 

@@ -521,6 +521,17 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "see": ["no-denial-response"],
     },
     {
+        "name": "denial-framing",
+        "title": "send() of a denial's start that names transfer-encoding: refused before "
+        "anything is sent; the app's close is then a 403",
+        "transport": "ws",
+        "expect": {
+            "app": {"send(start with transfer-encoding)": "InvalidMessage (ValueError)"},
+            "client": {"http_status": 403},
+        },
+        "see": ["no-denial-response"],
+    },
+    {
         "name": "endpoint-return-before-accept",
         "title": "lilya_ws.endpoint: the handler returns without accepting: HTTP 403",
         "transport": "ws",
@@ -581,11 +592,13 @@ _DENIALS: Final[Outcome] = {
     "app": {
         "send_denial_response(plain)": "sent",
         "send_denial_response(streamed)": "sent",
+        "send_denial_response(short-length)": "lilya_ws.errors.InvalidMessage",
         "send_denial_response(plain) after the client left": "sent",
     },
     "client": {
         "plain": [401, "plain", "denied: plain ✓"],
         "streamed": [401, "streamed", "denied: streamed in three parts"],
+        "short-length": [403, None, ""],
         "endpoint raises before accept": [500, "Internal Server Error"],
     },
 }
@@ -789,6 +802,9 @@ INHERENT: Final[tuple[Inherent, ...]] = (
                 "app": {
                     "send_denial_response(plain)": "lilya_ws.errors.DenialResponseUnsupported",
                     "send_denial_response(streamed)": "lilya_ws.errors.DenialResponseUnsupported",
+                    "send_denial_response(short-length)": (
+                        "lilya_ws.errors.DenialResponseUnsupported"
+                    ),
                     "send_denial_response(plain) after the client left": (
                         "lilya_ws.errors.DenialResponseUnsupported"
                     ),
@@ -796,6 +812,7 @@ INHERENT: Final[tuple[Inherent, ...]] = (
                 "client": {
                     "plain": [403, None, ""],
                     "streamed": [403, None, ""],
+                    "short-length": [403, None, ""],
                     "endpoint raises before accept": [403, ""],
                 },
             },

@@ -30,6 +30,7 @@ __all__ = [
     "checked_accept",
     "checked_accept_headers",
     "checked_close",
+    "checked_denial_start",
     "checked_payload",
     "text_checked",
     "unencodable_text",
@@ -97,6 +98,45 @@ def checked_accept_headers(headers: Iterable[object]) -> list[tuple[bytes, bytes
             raise InvalidMessage(f"Accept header {name!r} is written by the server itself")
         checked.append((name, value))
     return checked
+
+
+FRAMING_HEADERS: Final = frozenset({b"connection", b"transfer-encoding", b"upgrade"})
+"""Headers of a denial response that decide how it is framed and what becomes of the
+connection: the server's to write. Sent by the app, uvicorn passed ``transfer-encoding``
+on beside its own ``content-length``, hypercorn and uvicorn's wsproto implementation
+chunked the body, and granian sent no response at all (``adapters/DIALECTS.md`` §5)."""
+BODILESS_STATUSES: Final = frozenset({204, 304})
+
+
+def checked_denial_start(message: Mapping[str, object]) -> tuple[int, int | None]:
+    """The status of a denial's ``http.response.start`` and the body length its
+    ``content-length`` declares (``0`` for a status that has no body, ``None`` when not
+    declared); ``InvalidMessage`` for headers that are not ASGI's byte pairs, hold CR,
+    LF or NUL, or are among ``FRAMING_HEADERS``, and for a ``content-length`` that is
+    not a length."""
+    status = message.get("status")
+    if not isinstance(status, int) or not 200 <= status <= 599:
+        raise InvalidMessage(f"A denial response's status must be 200-599, not {status!r}")
+    declared: int | None = 0 if status in BODILESS_STATUSES else None
+    headers = message.get("headers") or ()
+    if not isinstance(headers, Iterable):
+        raise InvalidMessage(f"Response headers must be (bytes, bytes) pairs, not {headers!r}")
+    for pair in headers:
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise InvalidMessage(f"Response headers must be (bytes, bytes) pairs, got {pair!r}")
+        name, value = pair
+        if not isinstance(name, bytes) or not isinstance(value, bytes):
+            raise InvalidMessage(f"Response header names and values must be bytes, got {pair!r}")
+        lowered = name.lower()
+        if lowered in FRAMING_HEADERS:
+            raise InvalidMessage(f"Response header {name!r} is written by the server itself")
+        encode_headers([(name.decode("latin-1"), value.decode("latin-1"))])  # CR, LF, NUL
+        if lowered == b"content-length":
+            if not value.isdigit():
+                raise InvalidMessage(f"content-length must be a number of bytes, not {value!r}")
+            if declared is None:
+                declared = int(value)
+    return status, declared
 
 
 def checked_accept(

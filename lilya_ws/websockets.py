@@ -55,6 +55,7 @@ from lilya_ws.validation import (
     check_send_size,
     checked_accept,
     checked_close,
+    checked_denial_start,
     checked_payload,
     text_checked,
 )
@@ -171,6 +172,8 @@ class WebSocket(Channel):
             if mtype == "websocket.http.response.body" and not message.get("more_body", False)
             else mtype
         )
+        if mtype == "websocket.http.response.start":
+            checked_denial_start(message)
         next_state = self._next_app_state(event)
         if mtype == "websocket.send":
             if self._client_state is DISCONNECTED:
@@ -309,26 +312,52 @@ class WebSocket(Channel):
         # joined and sent as one: the client gets the whole body either way.
         held: list[bytes] | None = None if self.capabilities.streamed_denial else []
         gone = False
+        # The start waits for the first body part: a body that disagrees with the
+        # declared length is then refused before anything reaches the client.
+        start: MutableMapping[str, Any] | None = None
+        left: int | None = None  # body bytes the content-length still promises
 
         async def send_http(message: MutableMapping[str, Any]) -> None:
-            nonlocal gone
+            nonlocal start, left
             mtype = message.get("type")
             if mtype in ("websocket.http.response.start", "websocket.http.response.body"):
                 # Starlette's and Lilya's responses prefix the type themselves.
                 mtype = mtype.removeprefix("websocket.")
-            if mtype not in ("http.response.start", "http.response.body"):
+            if mtype == "http.response.start":
+                if start is not None:
+                    raise InvalidMessage("A denial response has one start")
+                _, left = checked_denial_start(message)
+                start = message
+                return
+            if mtype != "http.response.body":
                 raise InvalidMessage(
                     f"A denial response can only send HTTP messages, not {mtype!r}"
                 )
-            if held is not None and mtype == "http.response.body":
-                held.append(message.get("body", b""))
-                if message.get("more_body", False):
+            if start is None:
+                raise InvalidMessage("A denial response's body came before its start")
+            body, more = message.get("body", b""), message.get("more_body", False)
+            if left is not None:
+                left -= len(body)
+                if left < 0 or (left and not more):
+                    raise InvalidMessage(
+                        "The denial response's body does not match its content-length "
+                        "(a 204 or 304 has none)"
+                    )
+            if held is not None:
+                held.append(body)
+                if more:
                     return
                 message = {**message, "body": b"".join(held)}
+            if self._app_state is CONNECTING:  # the start, held until now
+                await deliver({**start, "type": "websocket.http.response.start"})
+            await deliver({**message, "type": "websocket.http.response.body"})
+
+        async def deliver(message: MutableMapping[str, Any]) -> None:
+            nonlocal gone
             if gone:
                 return
             try:
-                await self.send({**message, "type": "websocket." + mtype})
+                await self.send(message)
             except WebSocketDisconnect:  # the server refused it: the client has left
                 gone = True
                 self._app_state = DISCONNECTED

@@ -349,6 +349,55 @@ async def test_denial_response_unsupported_sends_nothing() -> None:
     assert rec.sent == []
 
 
+@pytest.mark.parametrize(
+    "response",
+    [
+        Response(b"abcd", headers={"content-length": "2"}),  # the body says more
+        Response(b"ab", headers={"content-length": "4"}),  # the length promises more
+        Response(b"x", status_code=204),  # a status without a body
+        Response(b"x", headers={"transfer-encoding": "chunked"}),  # the server's to write
+        Response(b"x", headers={"content-length": "two"}),
+    ],
+)
+async def test_a_denial_whose_framing_would_break_is_refused_before_anything_is_sent(
+    response: Response,
+) -> None:
+    """uvicorn's websockets implementations had sent such a response as given, the h11
+    servers raised their own LocalProtocolError, granian left the client waiting."""
+    rec = Recorder(CONNECT)
+    with pytest.raises(InvalidMessage):
+        await rec.websocket().send_denial_response(response)
+    assert rec.sent == []
+
+
+async def test_a_streamed_denial_longer_than_its_length_is_refused_at_the_part_that_shows_it() -> (
+    None
+):
+    rec = Recorder(CONNECT)
+    response = StreamingResponse([b"ab", b"cd"], headers={"content-length": "3"})
+    with pytest.raises(InvalidMessage, match="content-length"):
+        await rec.websocket().send_denial_response(response)
+    assert [message.get("body") for message in rec.sent] == [None, b"ab"]
+
+
+async def test_a_denial_start_sent_raw_is_checked_too() -> None:
+    rec = Recorder(CONNECT)
+    ws = rec.websocket()
+    start = {"type": "websocket.http.response.start", "status": 401, "headers": []}
+    for bad in ([(b"upgrade", b"websocket")], [(b"x", b"a\r\nb")], [("x", "y")]):
+        with pytest.raises(InvalidMessage):
+            await ws.send({**start, "headers": bad})
+    with pytest.raises(InvalidMessage, match="200-599"):
+        await ws.send({**start, "status": 101})
+    assert rec.sent == []
+    response = Response(b"abcd", status_code=401, headers={"content-length": "4"})
+    await ws.send_denial_response(response)
+    assert [message["type"] for message in rec.sent] == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+    ]
+
+
 async def test_websocket_close_app_before_accept_is_403() -> None:
     with pytest.raises(HandshakeRejected) as rejected:
         async with connect(WebSocketClose(code=1008)):

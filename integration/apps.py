@@ -293,6 +293,27 @@ async def deny(websocket: WebSocket) -> None:
     kit.post(websocket, report)
 
 
+async def concurrent_sends(websocket: WebSocket) -> None:
+    """Send 64 KiB binary messages from ``CONCURRENT_SENDERS`` tasks at once, each filled
+    with its sender's byte; then the errors the sends raised, as JSON text."""
+    await websocket.accept()
+    errors: list[str] = []
+
+    async def sender(fill: bytes) -> None:
+        try:
+            for _ in range(p.CONCURRENT_SENDS):
+                await websocket.send_bytes(fill * 65536)
+        except Exception as exc:
+            errors.append(kit.qualname(type(exc)))
+
+    async with anyio.create_task_group() as senders:
+        for index in range(p.CONCURRENT_SENDERS):
+            senders.start_soon(sender, bytes([index]))
+    report: p.ConcurrentSendsReport = {"errors": errors}
+    await websocket.send_json(report)
+    await kit.drain(websocket)
+
+
 async def denial_framing(websocket: WebSocket) -> None:
     """Send a denial's start that names its own ``transfer-encoding``; report what the send
     did, then close (HTTP 403)."""
@@ -690,6 +711,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "close-before-accept": close_before_accept,
     "deny": deny,
     "denial-framing": denial_framing,
+    "concurrent-sends": concurrent_sends,
     "client-leave": client_leave,
     "send-after-leave": send_after_leave,
     "close-after-leave": close_after_leave,

@@ -211,6 +211,21 @@ async def subprotocol(target: Target) -> Outcome:
     return {"app": app, "client": {"negotiated": negotiated}}
 
 
+@check("concurrent-sends")
+async def concurrent_sends(target: Target) -> Outcome:
+    """Count the binary messages, each whole (64 KiB of one byte), until the app's report."""
+    whole = broken = 0
+    async with open_ws(target, "/concurrent-sends", compression=None) as ws:
+        while isinstance(message := await recv(ws), bytes):
+            if len(message) == 65536 and message.count(message[:1]) == 65536:
+                whole += 1
+            else:
+                broken += 1
+        seen = cast(p.ConcurrentSendsReport, json.loads(message))
+    app: JSON = {"errors raised by the sends": list(seen["errors"])}
+    return {"app": app, "client": {"whole messages": whole, "broken": broken}}
+
+
 @check("denial-framing")
 async def denial_framing(target: Target) -> Outcome:
     token = new_token()

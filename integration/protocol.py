@@ -166,6 +166,17 @@ class DenialReport(TypedDict):
     is_runtime_error: bool
 
 
+CONCURRENT_SENDERS: Final = 3
+CONCURRENT_SENDS: Final = 50
+"""``/concurrent-sends``: each of the senders sends this many 64 KiB binary messages."""
+
+
+class ConcurrentSendsReport(TypedDict):
+    """``/concurrent-sends``: what the senders' sends raised (none, on every server)."""
+
+    errors: list[str]
+
+
 class DenialFramingReport(TypedDict):
     """``/denial-framing``: a denial's start with ``transfer-encoding``, sent with ``send()``."""
 

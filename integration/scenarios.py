@@ -255,6 +255,16 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "see": ["accept-headers-dropped"],
     },
     {
+        "name": "concurrent-sends",
+        "title": "three tasks send 50 binary messages of 64 KiB each at once: every "
+        "message arrives whole, no send raises",
+        "transport": "ws",
+        "expect": {
+            "app": {"errors raised by the sends": []},
+            "client": {"whole messages": 150, "broken": 0},
+        },
+    },
+    {
         "name": "subprotocol-list",
         "title": 'an offer with an empty item ("chat.v2,,chat.v1"): the app sees none',
         "transport": "ws",

@@ -91,6 +91,7 @@ class Channel(Connection):
         "_fast_receive",
         "_fast_send",
         "_idle",
+        "_in_flight",
         "_last",
         "_longest_unchecked",
         "_max_message_size",
@@ -133,6 +134,7 @@ class Channel(Connection):
         self._last: LastStep = "sent"
         self._idle: IdleTimer | None = None  # made by accept() where the server needs it
         self._sends_since_turn = 0  # of the sends not following a receive, since a turn
+        self._in_flight: bool | Event = False  # a send in the server; an Event: awaited
         self._accepted = False
         self._close_answered = False
         self.close_code: int | None = None
@@ -290,14 +292,37 @@ class Channel(Connection):
         A send the server fails because the peer left raises ``WebSocketDisconnect``
         (``_send_failed``); any other error propagates unchanged."""
         send = self._send  # an attribute, not a method: loaded as one is cheaper
+        if self._in_flight is not False:
+            await self._wait_to_send()
+        self._in_flight = True
         try:
             await send(message)
         except Exception as exc:
             await self._send_failed(exc)
             raise
+        finally:
+            self._sent()
         if next_state is not self._app_state:
             self._app_state = next_state
             self._refresh()
+
+    async def _wait_to_send(self) -> None:
+        """Wait until no other task's send is in the server: one send at a time, on every
+        server. uvicorn's websockets implementation fails a second send that meets its
+        flow control while the first waits there (``AssertionError`` in the app), the
+        other servers take both (``adapters/DIALECTS.md``, concurrent-sends)."""
+        while self._in_flight is not False:  # (a trio.Event has no truth value)
+            waiting = self._in_flight
+            if waiting is True:
+                waiting = self._in_flight = new_event()
+            await waiting.wait()
+
+    def _sent(self) -> None:
+        """The send in the server returned or failed: the next may go."""
+        waiting = self._in_flight
+        self._in_flight = False
+        if not isinstance(waiting, bool):
+            waiting.set()
 
     # Knowing that the peer left.
 

@@ -64,8 +64,10 @@ def sender(
     ``send()`` checks on the slow path (``send_bytes`` copies a ``bytearray``)."""
 
     async def send_data(self: WebSocket, data: D) -> None:
-        if data.__class__ is kind and (
-            self._fast_send or (data and len(data) <= self._longest_unchecked)
+        if (
+            data.__class__ is kind
+            and self._in_flight is False  # else the checked path waits its turn
+            and (self._fast_send or (data and len(data) <= self._longest_unchecked))
         ):
             if self._last == "received":  # Channel._note_send, written out
                 self._last = "sent"
@@ -74,11 +76,17 @@ def sender(
                 await self.send({"type": "websocket.send", key: data})
                 return
             send = self._send
+            self._in_flight = True  # Channel._deliver, written out
             try:
                 await send({"type": "websocket.send", key: data})
             except Exception as exc:
                 await self._send_failed(exc)
                 raise
+            finally:
+                if self._in_flight is True:
+                    self._in_flight = False
+                else:
+                    self._sent()
         else:
             await self.send({"type": "websocket.send", key: payload(data)})
 

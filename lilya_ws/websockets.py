@@ -274,6 +274,9 @@ class WebSocket(Channel):
             # Channel._deliver, written out here and in accept(): as a helper, its
             # coroutine cost a connect 2,400 instructions of 24,000.
             send = self._send
+            if self._in_flight is not False:  # another task's send: the close goes after it
+                await self._wait_to_send()
+            self._in_flight = True
             try:
                 await send(message)
             except Exception as exc:
@@ -286,6 +289,11 @@ class WebSocket(Channel):
                 if recorded:
                     self.close_code = self.close_reason = None
                 raise
+            finally:
+                if self._in_flight is True:  # Channel._sent, written out: nobody waits
+                    self._in_flight = False
+                else:
+                    self._sent()
         if accepted and self._quirks.waits_for_close_reply:
             await self.wait_closed(CLOSE_TIMEOUT)
 

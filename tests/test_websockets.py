@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import nullcontext
 from typing import Any, Final
 
+import anyio
+import anyio.lowlevel
 import pytest
 
 from lilya_ws import (
@@ -396,6 +398,51 @@ async def test_a_denial_start_sent_raw_is_checked_too() -> None:
         "websocket.http.response.start",
         "websocket.http.response.body",
     ]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_sends_of_several_tasks_reach_the_server_one_at_a_time(backend: str) -> None:
+    """uvicorn's websockets implementation fails a send that meets its flow control
+    while another task's send waits there (adapters/DIALECTS.md, concurrent-sends)."""
+    if backend == "trio":
+        pytest.importorskip("trio")
+
+    async def main() -> tuple[int, list[object]]:
+        in_server = most = 0
+        delivered: list[object] = []
+
+        async def receive() -> Mapping[str, Any]:
+            return CONNECT
+
+        async def send(message: Mapping[str, Any]) -> None:
+            nonlocal in_server, most
+            in_server += 1
+            most = max(most, in_server)
+            for _ in range(3):  # a send that waits for the client, as under flow control
+                await anyio.lowlevel.checkpoint()
+            in_server -= 1
+            delivered.append(message.get("bytes") or message.get("type"))
+
+        ws = WebSocket(dict(Recorder().scope), receive, send)
+        await ws.accept()
+
+        async def sender(fill: bytes) -> None:
+            for _ in range(5):
+                await ws.send_bytes(fill)
+
+        async with anyio.create_task_group() as senders:
+            for fill in (b"a", b"b", b"c"):
+                senders.start_soon(sender, fill)
+            senders.start_soon(ws.send_text, "a text among them")
+        await ws.close()
+        return most, delivered
+
+    most, delivered = anyio.run(main, backend=backend)
+    assert most == 1
+    assert sorted(map(str, delivered)) == sorted(
+        ["websocket.accept", "websocket.send", "websocket.close"]
+        + [str(fill) for fill in (b"a", b"b", b"c") * 5]
+    )
 
 
 async def test_websocket_close_app_before_accept_is_403() -> None:

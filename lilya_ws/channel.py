@@ -100,6 +100,7 @@ class Channel(Connection):
         "_receive_timeout",
         "_send",
         "_sends_since_turn",
+        "_waiters",
         "close_code",
         "close_reason",
     )
@@ -134,7 +135,8 @@ class Channel(Connection):
         self._last: LastStep = "sent"
         self._idle: IdleTimer | None = None  # made by accept() where the server needs it
         self._sends_since_turn = 0  # of the sends not following a receive, since a turn
-        self._in_flight: bool | Event = False  # a send in the server; an Event: awaited
+        self._in_flight = False  # a send is in the server
+        self._waiters: list[Event] | None = None  # sends waiting for it to return
         self._accepted = False
         self._close_answered = False
         self.close_code: int | None = None
@@ -292,7 +294,7 @@ class Channel(Connection):
         A send the server fails because the peer left raises ``WebSocketDisconnect``
         (``_send_failed``); any other error propagates unchanged."""
         send = self._send  # an attribute, not a method: loaded as one is cheaper
-        if self._in_flight is not False:
+        if self._in_flight:
             await self._wait_to_send()
         self._in_flight = True
         try:
@@ -301,7 +303,9 @@ class Channel(Connection):
             await self._send_failed(exc)
             raise
         finally:
-            self._sent()
+            self._in_flight = False
+            if self._waiters:
+                self._wake_senders()
         if next_state is not self._app_state:
             self._app_state = next_state
             self._refresh()
@@ -311,18 +315,20 @@ class Channel(Connection):
         server. uvicorn's websockets implementation fails a second send that meets its
         flow control while the first waits there (``AssertionError`` in the app), the
         other servers take both (``adapters/DIALECTS.md``, concurrent-sends)."""
-        while self._in_flight is not False:  # (a trio.Event has no truth value)
-            waiting = self._in_flight
-            if waiting is True:
-                waiting = self._in_flight = new_event()
-            await waiting.wait()
+        while self._in_flight:
+            turn = new_event()
+            if self._waiters is None:
+                self._waiters = [turn]
+            else:
+                self._waiters.append(turn)
+            await turn.wait()
 
-    def _sent(self) -> None:
-        """The send in the server returned or failed: the next may go."""
-        waiting = self._in_flight
-        self._in_flight = False
-        if not isinstance(waiting, bool):
-            waiting.set()
+    def _wake_senders(self) -> None:
+        """The send in the server returned or failed: the waiting sends may go (the first
+        to run takes the turn, the others wait again)."""
+        waiters, self._waiters = self._waiters, None
+        for turn in waiters or ():
+            turn.set()
 
     # Knowing that the peer left.
 

@@ -66,7 +66,7 @@ def sender(
     async def send_data(self: WebSocket, data: D) -> None:
         if (
             data.__class__ is kind
-            and self._in_flight is False  # else the checked path waits its turn
+            and not self._in_flight  # else the checked path waits its turn
             and (self._fast_send or (data and len(data) <= self._longest_unchecked))
         ):
             if self._last == "received":  # Channel._note_send, written out
@@ -83,10 +83,9 @@ def sender(
                 await self._send_failed(exc)
                 raise
             finally:
-                if self._in_flight is True:
-                    self._in_flight = False
-                else:
-                    self._sent()
+                self._in_flight = False
+                if self._waiters:
+                    self._wake_senders()
         else:
             await self.send({"type": "websocket.send", key: payload(data)})
 

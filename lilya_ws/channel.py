@@ -296,6 +296,8 @@ class Channel(Connection):
         send = self._send  # an attribute, not a method: loaded as one is cheaper
         if self._in_flight:
             await self._wait_to_send()
+            if self._app_state is DISCONNECTED:  # closed by another task meanwhile
+                self._refuse_send(str(message.get("type")))
         self._in_flight = True
         try:
             await send(message)

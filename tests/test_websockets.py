@@ -445,6 +445,44 @@ def test_sends_of_several_tasks_reach_the_server_one_at_a_time(backend: str) -> 
     )
 
 
+async def test_a_send_that_waited_for_its_turn_is_refused_if_another_task_closed_meanwhile() -> (
+    None
+):
+    in_server = anyio.Event()
+    release = anyio.Event()
+    sent: list[str] = []
+
+    async def receive() -> Mapping[str, Any]:
+        return CONNECT
+
+    async def send(message: Mapping[str, Any]) -> None:
+        sent.append(str(message.get("text") or message["type"]))
+        if message.get("text") == "first":  # held, as under the server's flow control
+            in_server.set()
+            await release.wait()
+
+    ws = WebSocket(dict(Recorder().scope), receive, send)
+    await ws.accept()
+    refused: list[BaseException] = []
+
+    async def second() -> None:
+        try:
+            await ws.send_text("second")
+        except WebSocketStateError as exc:
+            refused.append(exc)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(ws.send_text, "first")
+        await in_server.wait()
+        tasks.start_soon(second)
+        await anyio.wait_all_tasks_blocked()
+        tasks.start_soon(ws.close)
+        await anyio.wait_all_tasks_blocked()
+        release.set()
+    assert sent == ["websocket.accept", "first", "websocket.close"]
+    assert len(refused) == 1
+
+
 async def test_websocket_close_app_before_accept_is_403() -> None:
     with pytest.raises(HandshakeRejected) as rejected:
         async with connect(WebSocketClose(code=1008)):

@@ -19,6 +19,7 @@ import socket
 import struct
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -32,12 +33,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from .errors import ServerStartError
 from .handshake import (
     HEADERS_SERVERS_READ,
+    LARGE_REQUEST_HEADS,
     MALFORMED_REQUESTS,
     ODD_HEADER_VALUES,
     REQUEST_TARGETS,
     SUBPROTOCOL_OFFERS,
     Malformation,
     client_frame,
+    header_lines,
     open_handshake,
     send_upgrade_request,
 )
@@ -66,10 +69,12 @@ PLAIN_ROWS: Final = (
     "request-header-bytes",
     "subprotocol-offer",
     "malformed-handshake",
+    "request-head-limits",
     "request-target",
     "headers-servers-read",
     "lifespan-state",
     "send-backpressure",
+    "unread-at-close",
     "message-size-limits",
     "client-close-code",
     "reset-code",
@@ -114,10 +119,12 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "request-header-bytes": lambda: _header_bytes(probe, server),
         "subprotocol-offer": lambda: _subprotocol_offer(probe, server),
         "malformed-handshake": lambda: _malformed_handshake(server),
+        "request-head-limits": lambda: _request_head_limits(server),
         "request-target": lambda: _request_target(probe, server),
         "headers-servers-read": lambda: headers_servers_read(probe, server),
         "lifespan-state": lambda: _lifespan_state(probe),
         "send-backpressure": lambda: _backpressure(probe, server),
+        "unread-at-close": lambda: _backpressure(probe, server, "close"),
         "client-close-code": lambda: _leave(probe, "clean"),
         "reset-code": lambda: _leave(probe, "rst"),
         "malformed-frames": lambda: _malformed(probe, server),
@@ -259,6 +266,15 @@ async def _malformed_handshake(server: RunningServer) -> Row:
     return observed
 
 
+async def _request_head_limits(server: RunningServer) -> Row:
+    """The status line each of ``LARGE_REQUEST_HEADS`` is answered with."""
+    observed: dict[str, Row] = {}
+    for name, headers in LARGE_REQUEST_HEADS.items():
+        lines = header_lines(headers)
+        observed[name] = (await asyncio.to_thread(_answer, server, "/offered", lines))[0]
+    return observed
+
+
 async def _request_target(probe: Probe, server: RunningServer) -> Row:
     """Each of ``REQUEST_TARGETS``: the status line, and the scope's ``path``,
     ``raw_path`` and ``query_string`` where the app ran."""
@@ -319,27 +335,40 @@ SLOW_READER_PAUSE: Final = 2.0
 """Seconds the ``send-backpressure`` client reads nothing after the handshake."""
 
 
-async def _backpressure(probe: Probe, server: RunningServer) -> Row:
+_ONE_SLOW_READER: Final = threading.Lock()
+"""The two slow-reader rows run one after the other: at once, uvicorn-websockets' sends
+to them stalled for longer than ``ENDING_TIMEOUT``."""
+
+
+async def _backpressure(probe: Probe, server: RunningServer, then: str = "end") -> Row:
     """A client with a 4 KiB receive buffer reads nothing for ``SLOW_READER_PAUSE`` s,
-    then everything: how long the app's sends took, and what arrived."""
+    then everything, until the text ``end`` or (``then="close"``) the app's close frame,
+    4000: how long the app's sends took, and what arrived."""
     key = uuid.uuid4().hex
+    last = b"end" if then == "end" else b"\x88\x02\x0f\xa0"  # the close frame, 4000
 
     def read_slowly() -> str:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.settimeout(ENDING_TIMEOUT)
-        with sock:
+        received = b""
+        with _ONE_SLOW_READER, sock:
             sock.connect((server.host, server.port))
             sock.sendall(
-                f"GET /slow-reader?id={key} HTTP/1.1\r\nHost: {server.host}\r\n"
+                f"GET /slow-reader?id={key}&then={then} HTTP/1.1\r\nHost: {server.host}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode()
             )
             time.sleep(SLOW_READER_PAUSE)  # the slow reader itself
-            received = b""
-            while not received.endswith(b"end") and (chunk := sock.recv(1 << 20)):
-                received += chunk
-        return f"{len(received) / MIB:.2f} MiB with the handshake, then the end"
+            try:
+                while not received.endswith(last) and (chunk := sock.recv(1 << 20)):
+                    received += chunk
+            except ConnectionResetError:
+                return f"{len(received) / MIB:.2f} MiB with the handshake, then a reset"
+        ending = "TCP ended"
+        if received.endswith(last):
+            ending = "the end" if then == "end" else "the close frame, 4000"
+        return f"{len(received) / MIB:.2f} MiB with the handshake, then {ending}"
 
     client = await asyncio.to_thread(read_slowly)
     return {"app": await probe.report(key), "client": client}

@@ -19,7 +19,7 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, TypedDict
 
@@ -150,6 +150,32 @@ ODD_HEADER_VALUES: Final[Mapping[str, bytes]] = {
 }
 """Request header values a client library would not send: not ASCII, or with a control
 byte (RFC 9110 forbids one in a field value)."""
+
+HANDSHAKE_HEADERS: Final = 5
+"""Header lines of every request sent here: Host, Upgrade, Connection and the two
+Sec-WebSocket ones."""
+
+
+def _headers_in_all(count: int) -> tuple[tuple[bytes, bytes], ...]:
+    """Enough numbered headers for ``count`` header lines with the handshake's own."""
+    return tuple((f"X-Header-{n}".encode(), b"v") for n in range(count - HANDSHAKE_HEADERS))
+
+
+LARGE_REQUEST_HEADS: Final[Mapping[str, tuple[tuple[bytes, bytes], ...]]] = {
+    "an 8 KiB header": ((b"Cookie", b"c=" + b"x" * 8192),),
+    "120 headers": _headers_in_all(120),
+    "200 headers": _headers_in_all(200),
+    "600 headers": _headers_in_all(600),
+}
+"""Opening handshakes with a header line longer than 8 KiB (a large cookie), and with
+120, 200 and 600 header lines in all: what a server's own limits on a request head
+meet. Each head stays under 16 KiB, which h11 refuses when it arrives in pieces."""
+
+
+def header_lines(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """``headers`` as the lines of a request head."""
+    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+
 
 SUBPROTOCOL_OFFERS: Final[Mapping[str, tuple[bytes, ...]]] = {
     "two headers": (b"chat.v2", b"chat.v1"),

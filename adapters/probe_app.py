@@ -385,8 +385,9 @@ SLOW_READER_MESSAGES: Final = 256
 async def _slow_reader(
     scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
 ) -> None:
-    """Send ``SLOW_READER_MESSAGES`` binary messages of 64 KiB, then ``end``, to a client
-    that does not read at first; store the longest and the total time the sends took."""
+    """Send ``SLOW_READER_MESSAGES`` binary messages of 64 KiB, then ``end`` (with
+    ``then=close``: a close, 4000), to a client that does not read at first; store the
+    longest and the total time the sends took."""
     await send({"type": "websocket.accept"})
     chunk = bytes(64 * 1024)
     longest, started = 0.0, time.monotonic()
@@ -395,7 +396,10 @@ async def _slow_reader(
         await send({"type": "websocket.send", "bytes": chunk})
         longest = max(longest, time.monotonic() - before)
     total = time.monotonic() - started
-    await send({"type": "websocket.send", "text": "end"})
+    if params.get("then") == "close":
+        await send({"type": "websocket.close", "code": 4000})
+    else:
+        await send({"type": "websocket.send", "text": "end"})
     _finish(params, {"longest send s": round(longest, 2), "all sends s": round(total, 2)})
     await _drain(receive)
 

@@ -625,7 +625,8 @@ async def state(websocket: WebSocket) -> None:
 
 
 async def slow_reader(websocket: WebSocket) -> None:
-    """Send ``SLOW_READER_MIB`` MiB in 64 KiB binary messages, then ``end``, to a client
+    """Send ``SLOW_READER_MIB`` MiB in 64 KiB binary messages, then ``end`` (with
+    ``?then=close``: close with ``APP_CLOSE_CODE`` and wait for the answer), to a client
     that reads nothing at first; report whether a send waited for it."""
     await websocket.accept()
     chunk = bytes(64 * 1024)
@@ -634,9 +635,13 @@ async def slow_reader(websocket: WebSocket) -> None:
         before = anyio.current_time()
         await websocket.send_bytes(chunk)
         longest = max(longest, anyio.current_time() - before)
-    await websocket.send_text(p.END)
     kit.post(websocket, {"a send waited for the client": longest >= p.SLOW_READER_PAUSE / 2})
-    await kit.drain(websocket)
+    if websocket.query_params.get("then") == "close":
+        await websocket.close(p.APP_CLOSE_CODE)
+        await websocket.wait_closed(p.HANG_LIMIT + p.SLOW_READER_PAUSE)
+    else:
+        await websocket.send_text(p.END)
+        await kit.drain(websocket)
 
 
 async def header_value(websocket: WebSocket) -> None:

@@ -27,7 +27,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
-from adapters.handshake import client_frame
+from adapters.handshake import client_frame, header_lines
 from integration import protocol as p
 
 __all__ = ["CheckFailed", "NotRunnable", "RawConnection", "Target", "bounded", "open_ws"]
@@ -282,7 +282,7 @@ class RawConnection:
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {websocket_version}\r\n"
             ).encode()
-            + b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+            + header_lines(headers)
             + b"\r\n"
             + early
         )

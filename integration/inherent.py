@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from adapters import get
 from adapters.handshake import (
     HEADERS_SERVERS_READ,
+    LARGE_REQUEST_HEADS,
     MALFORMED_REQUESTS,
     ODD_HEADER_VALUES,
     client_frame,
@@ -255,6 +256,19 @@ async def malformed_handshake(target: Target) -> Outcome:
     return {"app": None, "client": answers}
 
 
+@check("request-head-limits")
+async def request_head_limits(target: Target) -> Outcome:
+    """Request heads that meet a server's own limits: the server's answer to each."""
+    answers: dict[str, JSON] = {}
+    for name, headers in LARGE_REQUEST_HEADS.items():
+        raw = await c.RawConnection.request(target, "/offered", headers)
+        try:
+            answers[name] = await raw.status(p.HANG_LIMIT)
+        finally:
+            raw.close()
+    return {"app": None, "client": answers}
+
+
 @check("request-target")
 async def request_target(target: Target) -> Outcome:
     """Request targets a server parses its own way: how the app reads each, or the
@@ -336,23 +350,50 @@ async def _early_text(target: Target, *, with_request: bool) -> JSON:
     return cast(p.EarlyFramesReport, await c.report(target, token))["received"]
 
 
-@check("send-backpressure")
-async def send_backpressure(target: Target) -> Outcome:
-    """A client with a 4 KiB window reads nothing for ``SLOW_READER_PAUSE`` s, then
-    everything: whether one of the app's sends waited for it, and what arrived."""
-    token = c.new_token()
-    raw = await c.RawConnection.request(target, f"/slow-reader?token={token}", receive_buffer=4096)
+async def _read_slowly(target: Target, path: str) -> tuple[int, int | None]:
+    """A client with a 4 KiB window reads nothing of ``/slow-reader``'s messages for
+    ``SLOW_READER_PAUSE`` s, then everything: the binary bytes received, and the code of
+    the text ``end`` (None) or of the server's close frame (None: TCP ended without one)."""
+    raw = await c.RawConnection.request(target, path, receive_buffer=4096)
+    received = 0
     try:
         if await raw.status(p.HANG_LIMIT) != 101:
             raise c.CheckFailed("the handshake was refused")
         await asyncio.sleep(p.SLOW_READER_PAUSE)  # the slow reader itself, not a synchronisation
-        received = 0
-        while (frame := await raw.next_frame())[0] != 0x1:  # until the text "end"
+        while (frame := await raw.next_frame())[0] in (0x0, 0x2):  # binary, continuation
             received += len(frame[1])
+        opcode, payload = frame
+        return received, int.from_bytes(payload[:2], "big") if opcode == 0x8 else None
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return received, None
     finally:
         raw.close()
+
+
+@check("send-backpressure")
+async def send_backpressure(target: Target) -> Outcome:
+    """The slow reader, then the text ``end``: whether one of the app's sends waited for
+    it, and what arrived."""
+    token = c.new_token()
+    received, _ = await _read_slowly(target, f"/slow-reader?token={token}")
     app = cast("dict[str, JSON]", await c.report(target, token))
     return {"app": app, "client": {"MiB received": received / MIB}}
+
+
+@check("unread-at-close")
+async def unread_at_close(target: Target) -> Outcome:
+    """The slow reader, the app closing after its last send: whether all of it arrived,
+    and the server's close frame."""
+    token = c.new_token()
+    received, code = await _read_slowly(target, f"/slow-reader?then=close&token={token}")
+    await c.report(target, token)
+    return {
+        "app": None,
+        "client": {
+            f"all {p.SLOW_READER_MIB} MiB": received == p.SLOW_READER_MIB * MIB,
+            "server's close frame": code,
+        },
+    }
 
 
 @check("lifespan-state")

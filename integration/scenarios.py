@@ -693,6 +693,20 @@ def _refusals(version_8: int, http_10: int, short_key: int) -> Outcome:
     }
 
 
+def _head_limits(long_line: int | str, many: tuple[int | str, int | str, int | str]) -> Outcome:
+    """``request-head-limits``: the answer to an 8 KiB header line, and to 120, 200 and 600
+    header lines."""
+    return {
+        "app": None,
+        "client": {
+            "an 8 KiB header": long_line,
+            "120 headers": many[0],
+            "200 headers": many[1],
+            "600 headers": many[2],
+        },
+    }
+
+
 def _targets(double_slash: str = "//request-target//request-target", **refused: str) -> Outcome:
     """``request-target``: how the app reads each target, or the server's answer."""
     return {
@@ -735,6 +749,18 @@ _LATER_ONLY: Final = ["after the 101"]
 def _backpressure(*, waited: bool) -> Outcome:
     """``send-backpressure``: every byte arrives; whether a send waited for the reader."""
     return {"app": {"a send waited for the client": waited}, "client": {"MiB received": 16.0}}
+
+
+def _unread(*, arrived: bool) -> Outcome:
+    """``unread-at-close``: whether everything sent before the close arrived, and the
+    server's close frame (None: TCP ended without one)."""
+    return {
+        "app": None,
+        "client": {
+            f"all {p.SLOW_READER_MIB} MiB": arrived,
+            "server's close frame": p.APP_CLOSE_CODE if arrived else None,
+        },
+    }
 
 
 def _daphne_apart(others: Outcome, daphne: Outcome) -> dict[str, Outcome]:
@@ -988,6 +1014,25 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         },
     },
     {
+        "id": "request-head-limits",
+        "title": "a header line over 8 KiB (a large cookie), and 120, 200, 600 header "
+        "lines: the server's answer",
+        "transport": "ws",
+        "reason": "the server parses the request head before the app runs, each with its "
+        "own limits: uvicorn's websockets implementations refuse a line over 8 KiB and more "
+        "than 128 headers (the sans-I/O one by never answering), granian more than 100, "
+        "daphne more than 500; uvicorn's wsproto implementation and hypercorn take them all",
+        "expect": {
+            "uvicorn-websockets": _head_limits(400, (101, 400, 400)),
+            "uvicorn-websockets-sansio": _head_limits("no answer", (101, "no answer", "no answer")),
+            "uvicorn-wsproto": _head_limits(101, (101, 101, 101)),
+            "hypercorn-asyncio": _head_limits(101, (101, 101, 101)),
+            "hypercorn-trio": _head_limits(101, (101, 101, 101)),
+            "daphne": _head_limits(101, (101, 101, 400)),
+            "granian": _head_limits(101, (431, 431, 431)),
+        },
+    },
+    {
         "id": "request-target",
         "title": "request targets a server reads its own way: two leading slashes, "
         "a fragment, raw UTF-8 bytes; how the app reads each",
@@ -1046,6 +1091,17 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "in its memory, however much; the others make the app's send wait while the "
         "client is not reading. Nothing in ASGI tells the app how much the server holds",
         "expect": _daphne_apart(_backpressure(waited=True), _backpressure(waited=False)),
+    },
+    {
+        "id": "unread-at-close",
+        "title": "16 MiB, then close(4002), to a client that reads nothing for 2 s: what "
+        "reaches it",
+        "transport": "ws",
+        "reason": "daphne (autobahn) drops the connection with a reset 1 s after it queued "
+        "the app's close frame unless the client has answered it; what the client had not "
+        "read is lost, and so is the close frame. The app's sends and its close had all "
+        "returned: nothing in ASGI tells it what the server still holds",
+        "expect": _daphne_apart(_unread(arrived=True), _unread(arrived=False)),
     },
     {
         "id": "lifespan-state",

@@ -74,6 +74,7 @@ PLAIN_ROWS: Final = (
     "headers-servers-read",
     "lifespan-state",
     "send-backpressure",
+    "receive-backpressure",
     "unread-at-close",
     "message-size-limits",
     "client-close-code",
@@ -124,6 +125,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "headers-servers-read": lambda: headers_servers_read(probe, server),
         "lifespan-state": lambda: _lifespan_state(probe),
         "send-backpressure": lambda: _backpressure(probe, server),
+        "receive-backpressure": lambda: _receive_backpressure(probe, server),
         "unread-at-close": lambda: _backpressure(probe, server, "close"),
         "client-close-code": lambda: _leave(probe, "clean"),
         "reset-code": lambda: _leave(probe, "rst"),
@@ -372,6 +374,49 @@ async def _backpressure(probe: Probe, server: RunningServer, then: str = "end") 
 
     client = await asyncio.to_thread(read_slowly)
     return {"app": await probe.report(key), "client": client}
+
+
+FLOOD_MESSAGES: Final = 1024
+"""``receive-backpressure``: 64 KiB binary messages the client sends, 64 MiB."""
+
+
+async def _receive_backpressure(probe: Probe, server: RunningServer) -> Row:
+    """The client sends ``FLOOD_MESSAGES`` of 64 KiB for at most ``SLOW_READER_PAUSE`` s
+    while the app receives nothing: how much the server took meanwhile; then the app is
+    told, the rest and a text follow, and the app counts what it received."""
+    key = uuid.uuid4().hex
+    frame = client_frame(0x2, bytes(64 * 1024))
+    handshake = await asyncio.to_thread(
+        open_handshake, server.host, server.port, f"/slow-receiver?id={key}", timeout=WIRE_TIMEOUT
+    )
+    sock = handshake.sock
+
+    def send_for_a_while() -> int:
+        """Frames written whole before the writes blocked for ``SLOW_READER_PAUSE`` s."""
+        sock.settimeout(SLOW_READER_PAUSE)
+        deadline = time.monotonic() + SLOW_READER_PAUSE
+        for written in range(FLOOD_MESSAGES):
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                sock.sendall(frame)
+            except TimeoutError:  # part of the frame may have gone: the rest goes later
+                return written
+        return FLOOD_MESSAGES
+
+    with sock:
+        written = await asyncio.to_thread(send_for_a_while)
+        await probe.signal(key)
+        if written < FLOOD_MESSAGES:  # a frame may be cut short: the stream ends here
+            return {
+                "client": f"{written / 16:.1f} MiB written, then the writes blocked until "
+                f"{SLOW_READER_PAUSE:g} s had passed",
+                "app": None,
+            }
+        await asyncio.to_thread(sock.sendall, client_frame(0x1, b"end"))
+        return {
+            "client": f"all {FLOOD_MESSAGES // 16} MiB written within {SLOW_READER_PAUSE:g} s",
+            "app": await probe.report(key),
+        }
 
 
 async def _leave(probe: Probe, how: str) -> Row:

@@ -298,6 +298,11 @@ class Probe:
             ping_interval=None,
         )
 
+    async def signal(self, key: str) -> None:
+        """Wake the experiment waiting on ``key`` (``/signal?id=``)."""
+        async with self._connect(f"/signal?id={key}") as ws:
+            await _closed(ws)
+
     async def report(self, key: str) -> object:
         """The findings the app stored under ``key`` (``/report?id=``)."""
         async with self._connect(f"/report?id={key}") as ws:
@@ -403,8 +408,7 @@ class Probe:
                 return pong, closed
 
         pong, answered = await asyncio.to_thread(leave)
-        async with self._connect(f"/signal?id={key}") as ws:
-            await _closed(ws)
+        await self.signal(key)
         seen = cast(GoneSeen, await self.report(key))
         seen["close_answered"] = answered
         seen["ping_answered"] = pong
@@ -430,8 +434,7 @@ class Probe:
                 await self.report(f"{key}-waiting")
             finally:
                 drop(sock, reset=reset)
-        async with self._connect(f"/signal?id={key}") as ws:
-            await _closed(ws)
+        await self.signal(key)
         return cast("dict[str, list[Outcome]]", await self.report(key))["steps"]
 
     async def send_while_closing(self) -> Outcome:
@@ -444,8 +447,7 @@ class Probe:
                 handshake.send_close(CLIENT_CLOSE_CODE, CLIENT_CLOSE_REASON, timeout=HANG_TIMEOUT)
 
         await asyncio.to_thread(leave)
-        async with self._connect(f"/signal?id={key}") as ws:
-            await _closed(ws)
+        await self.signal(key)
         return cast("dict[str, Outcome]", await self.report(key))["ended"]
 
     async def two_receives(self, messages: int) -> list[dict[str, object]]:

@@ -404,6 +404,21 @@ async def _slow_reader(
     await _drain(receive)
 
 
+async def _slow_receiver(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Receive nothing until ``/signal`` says the client stopped sending, then count the
+    binary messages up to a text one."""
+    await send({"type": "websocket.accept"})
+    with anyio.move_on_after(REPORT_TIMEOUT):
+        await _event("signal", params["id"]).wait()
+    count = 0
+    while (message := await receive())["type"] == "websocket.receive" and message.get("bytes"):
+        count += 1
+    _finish(params, {"messages": count})
+    await _drain(receive)
+
+
 async def _flood(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
     """Never receive; send as fast as the server takes it (a checkpoint between sends)
     until one raises, or until ``HANG_TIMEOUT`` after ``/signal`` says the client left."""
@@ -535,6 +550,7 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/offered": _offered,
     "/request": _request,
     "/slow-reader": _slow_reader,
+    "/slow-receiver": _slow_receiver,
     "/until-shutdown": _until_shutdown,
     "/flood": _flood,
     "/two-receives": _two_receives,

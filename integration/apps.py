@@ -644,6 +644,22 @@ async def slow_reader(websocket: WebSocket) -> None:
         await kit.drain(websocket)
 
 
+async def slow_receiver(websocket: WebSocket) -> None:
+    """Receive nothing until the client says it has stopped sending, then take its 64 KiB
+    messages up to the text ``end``; report how many came, and whether all were intact."""
+    await websocket.accept()
+    await kit.mailbox.take("signal:" + kit.token_of(websocket), p.CLIENT_WAIT)
+    count, intact = 0, True
+    while (message := await websocket.receive())["type"] == "websocket.receive":
+        data = message.get("bytes")
+        if data is None:
+            break  # the text "end"
+        count += 1
+        intact = intact and data == bytes(64 * 1024)
+    kit.post(websocket, {"messages": count, "all intact": intact})
+    await kit.drain(websocket)
+
+
 async def header_value(websocket: WebSocket) -> None:
     """Report the request's ``x-value`` header as the app reads it; accept, then close."""
     kit.post(websocket, {"x-value": websocket.headers.get("x-value")})
@@ -739,6 +755,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "early-frames": early_frames,
     "state": state,
     "slow-reader": slow_reader,
+    "slow-receiver": slow_receiver,
 }
 """Scenario apps by the first segment of the path."""
 

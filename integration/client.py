@@ -315,6 +315,25 @@ class RawConnection:
         """One final frame; clients must mask (RFC 6455 section 5.3), ``masked=False`` does not."""
         self._writer.write(client_frame(opcode, payload, masked=masked))
 
+    async def send_until_blocked(self, frame: bytes, count: int, within: float) -> int:
+        """Write ``frame`` up to ``count`` times, each once the last has left the stream's
+        buffer, for at most ``within`` seconds: how many were written (fewer when the
+        server stopped reading, and TCP stopped the writes; the last may still be in the
+        buffer)."""
+        deadline = asyncio.get_running_loop().time() + within
+        for written in range(1, count + 1):
+            self._writer.write(frame)
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                await asyncio.wait_for(self._writer.drain(), max(remaining, 0))
+            except asyncio.TimeoutError:
+                return written
+        return count
+
+    async def flush(self) -> None:
+        """Wait until everything written has left the stream's buffer."""
+        await bounded(self._writer.drain())
+
     def send_close(self, code: int, reason: str) -> None:
         self.send_frame(0x8, struct.pack("!H", code) + reason.encode("utf-8"))
 

@@ -81,6 +81,9 @@ BUSY_WORK: Final = 0.3
 twice ``lilya_ws.channel.IDLE_AFTER`` (from then on lilya_ws keeps a receive pending)."""
 SLOW_READER_PAUSE: Final = 2.0
 """Seconds that client reads nothing after the handshake."""
+FLOOD_MIB: Final = 64
+"""``receive-backpressure``: what the client sends, in 64 KiB binary messages, while the
+app does not receive; for at most ``SLOW_READER_PAUSE`` seconds before it tells the app."""
 UNENCODABLE_TEXT: Final = "half \ud800"
 """A text with no UTF-8: a lone surrogate."""
 

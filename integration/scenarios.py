@@ -751,6 +751,15 @@ def _backpressure(*, waited: bool) -> Outcome:
     return {"app": {"a send waited for the client": waited}, "client": {"MiB received": 16.0}}
 
 
+def _flooded(*, taken: bool) -> Outcome:
+    """``receive-backpressure``: every message arrives; whether the server took them all
+    while the app was not receiving."""
+    return {
+        "app": {"messages": p.FLOOD_MIB * 16, "all intact": True},
+        "client": {f"the server took all {p.FLOOD_MIB} MiB": taken},
+    }
+
+
 def _unread(*, arrived: bool) -> Outcome:
     """``unread-at-close``: whether everything sent before the close arrived, and the
     server's close frame (None: TCP ended without one)."""
@@ -1091,6 +1100,17 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "in its memory, however much; the others make the app's send wait while the "
         "client is not reading. Nothing in ASGI tells the app how much the server holds",
         "expect": _daphne_apart(_backpressure(waited=True), _backpressure(waited=False)),
+    },
+    {
+        "id": "receive-backpressure",
+        "title": "64 MiB from a client while the app receives nothing for 2 s: does the "
+        "server take all of it?",
+        "transport": "ws",
+        "reason": "daphne reads whatever the client sends and holds it in its memory, "
+        "however much, until the app receives; the others stop reading the socket once a "
+        "few messages wait, and TCP makes the client wait. The app receives all of it "
+        "either way",
+        "expect": _daphne_apart(_flooded(taken=False), _flooded(taken=True)),
     },
     {
         "id": "unread-at-close",

@@ -208,6 +208,20 @@ async def accept_server_headers(websocket: WebSocket) -> None:
     await kit.drain(websocket)
 
 
+async def header_values(websocket: WebSocket) -> None:
+    """Try each of ``ODD_HEADER_VALUES`` in an accept and in the start of a denial, then
+    accept plainly and send what each try did."""
+    report: p.HeaderValuesReport = {"accept": {}, "denial": {}}
+    for name, value in p.ODD_HEADER_VALUES.items():
+        headers = [(b"x-value", value)]
+        report["accept"][name], _ = await kit.capture(websocket.accept(headers=headers))
+        start = {"type": "websocket.http.response.start", "status": 403, "headers": headers}
+        report["denial"][name], _ = await kit.capture(websocket.send(start))
+    await websocket.accept()
+    await websocket.send_json(report)
+    await kit.drain(websocket)
+
+
 async def busy(websocket: WebSocket) -> None:
     """Take one message and say so, then work for ``BUSY_WORK`` seconds and until told
     the client has left, neither receiving nor sending; then send the result."""
@@ -752,6 +766,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "request-target": request_target,
     "headers-read": headers_read,
     "accept-server-headers": accept_server_headers,
+    "header-values": header_values,
     "early-frames": early_frames,
     "state": state,
     "slow-reader": slow_reader,

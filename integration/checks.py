@@ -243,6 +243,19 @@ async def accept_server_headers(target: Target) -> Outcome:
     return {"app": {"accept(headers=[(name, ...)])": tried}, "client": {"handshake": "completed"}}
 
 
+@check("header-values")
+async def header_values(target: Target) -> Outcome:
+    async with open_ws(target, "/header-values") as ws:
+        seen = cast(p.HeaderValuesReport, await recv_json(ws))
+    app: JSON = {
+        "accept(headers=...)": {name: kind(o, builtin=True) for name, o in seen["accept"].items()},
+        "send(a denial's start)": {
+            name: kind(o, builtin=True) for name, o in seen["denial"].items()
+        },
+    }
+    return {"app": app, "client": {"handshake": "completed"}}
+
+
 async def offer_seen(target: Target, offer: str) -> tuple[p.OfferedReport | str, str | None]:
     """Send ``SUBPROTOCOL_OFFERS[offer]`` as ``Sec-WebSocket-Protocol`` request headers,
     one each, to ``/offered``: the app's report (or the server's answer when it refused

@@ -63,6 +63,15 @@ SERVER_HEADERS: Final = (
     "upgrade",
 )
 """Headers of a 101 the server writes itself, that ``accept(headers=...)`` must refuse."""
+ODD_HEADER_VALUES: Final = {
+    "UTF-8": "café".encode(),
+    "latin-1": "café".encode("latin-1"),
+    "spaces at both ends": b"  padded  ",
+    "a trailing tab": b"v\t",
+    "DEL": b"a\x7fb",
+}
+"""Header values of an accept or a denial that servers sent differently: re-encoded,
+stripped, refused in the app with their own error, or as given."""
 SUBPROTOCOLS_OFFERED: Final = ("chat.v2", "chat.v1")
 SUBPROTOCOL_CHOSEN: Final = "chat.v1"
 SUBPROTOCOL_NOT_OFFERED: Final = "chat.v3"
@@ -279,6 +288,14 @@ class InvalidJSONReport(TypedDict):
 
     error: CallOutcome
     payload: str | None
+
+
+class HeaderValuesReport(TypedDict):
+    """``/header-values``: each of ``ODD_HEADER_VALUES`` in an accept and in a raw denial
+    start, by name."""
+
+    accept: dict[str, CallOutcome]
+    denial: dict[str, CallOutcome]
 
 
 class ServerHeadersReport(TypedDict):

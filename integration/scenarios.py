@@ -265,6 +265,24 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         },
     },
     {
+        "name": "header-values",
+        "title": "a header value of an accept or a denial that is not visible ASCII, or has "
+        "a space or tab at an end: refused before anything is sent",
+        "transport": "ws",
+        "expect": {
+            "app": {
+                "accept(headers=...)": dict.fromkeys(
+                    p.ODD_HEADER_VALUES, "InvalidMessage (ValueError)"
+                ),
+                "send(a denial's start)": dict.fromkeys(
+                    p.ODD_HEADER_VALUES, "InvalidMessage (ValueError)"
+                ),
+            },
+            "client": {"handshake": "completed"},
+        },
+        "see": ["accept-headers-dropped", "no-denial-response"],
+    },
+    {
         "name": "subprotocol-list",
         "title": 'an offer with an empty item ("chat.v2,,chat.v1"): the app sees none',
         "transport": "ws",

@@ -6,8 +6,9 @@ so Starlette's and Lilya's responses can be denied with too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from lilya_ws.errors import InvalidMessage
 
@@ -17,6 +18,13 @@ HTTPSend = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 HTTPReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
+_FIELD_VALUE: Final = re.compile(r"(?:[\x21-\x7e](?:[\x21-\x7e \t]*[\x21-\x7e])?)?")
+"""A header value every server sends as given: visible ASCII, spaces and tabs only
+inside it. Servers differ on the rest (``adapters/DIALECTS.md`` §3, header values):
+uvicorn's websockets implementation re-encodes bytes over 0x7F from latin-1 to UTF-8,
+h11's servers raise ``LocalProtocolError`` in the app for a space at either end, where
+hypercorn strips it from a denial and the others send it; a DEL is answered 400, 500
+or raised as granian's ``RuntimeError``, or sent."""
 
 
 class DenialResponse(Protocol):
@@ -30,9 +38,11 @@ class DenialResponse(Protocol):
 def encode_headers(
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
 ) -> list[tuple[bytes, bytes]]:
-    """Validate and encode header pairs (RFC 9110 §5: token names, no CR/LF/NUL in values).
+    """Validate and encode header pairs (RFC 9110 §5: token names; values of visible
+    ASCII, with spaces and tabs only inside them).
 
-    Raises ``InvalidMessage`` on a header that could split the response.
+    Raises ``InvalidMessage`` on a header that could split the response (CR, LF, NUL)
+    or that servers would send differently (``_FIELD_VALUE``).
     """
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     encoded: list[tuple[bytes, bytes]] = []
@@ -42,10 +52,13 @@ def encode_headers(
             raise InvalidMessage(f"Invalid header name {name!r}: must be an HTTP token")
         if "\r" in value or "\n" in value or "\0" in value:
             raise InvalidMessage(f"Invalid value for header {name!r}: CR, LF and NUL are forbidden")
-        try:
-            encoded.append((lowered.encode("ascii"), value.encode("latin-1")))
-        except UnicodeEncodeError:
-            raise InvalidMessage(f"Header {name!r} has a value outside latin-1") from None
+        if not _FIELD_VALUE.fullmatch(value):
+            raise InvalidMessage(
+                f"Invalid value for header {name!r}: {value!r} is not visible ASCII with spaces "
+                "and tabs only inside it (servers re-encode, strip or refuse the rest; "
+                "percent-encode it)"
+            )
+        encoded.append((lowered.encode("ascii"), value.encode("ascii")))
     return encoded
 
 

@@ -130,7 +130,7 @@ def checked_denial_start(message: Mapping[str, object]) -> tuple[int, int | None
         lowered = name.lower()
         if lowered in FRAMING_HEADERS:
             raise InvalidMessage(f"Response header {name!r} is written by the server itself")
-        encode_headers([(name.decode("latin-1"), value.decode("latin-1"))])  # CR, LF, NUL
+        encode_headers([(name.decode("latin-1"), value.decode("latin-1"))])
         if lowered == b"content-length":
             if not value.isdigit():
                 raise InvalidMessage(f"content-length must be a number of bytes, not {value!r}")

@@ -68,7 +68,12 @@ async def test_streaming_response_sends_each_part_then_the_end() -> None:
         ({"bad name": "v"}, "HTTP token"),
         ({"x-a\r\n": "v"}, "HTTP token"),
         ({"": "v"}, "HTTP token"),
-        ({"x-a": "snow ☃"}, "latin-1"),
+        ({"x-a": "snow ☃"}, "visible ASCII"),
+        ({"x-a": "café"}, "visible ASCII"),
+        ({"x-a": " padded"}, "visible ASCII"),
+        ({"x-a": "v\t"}, "visible ASCII"),
+        ({"x-a": "a\x7fb"}, "visible ASCII"),
+        ({"x-a": "a\x01b"}, "visible ASCII"),
     ],
 )
 def test_header_injection_is_refused_before_anything_is_sent(

@@ -351,6 +351,23 @@ async def test_denial_response_unsupported_sends_nothing() -> None:
     assert rec.sent == []
 
 
+async def test_header_values_sent_as_given_everywhere_are_accepted() -> None:
+    rec = Recorder(CONNECT)
+    await rec.websocket().accept(headers=[(b"x-v", b"a\tb c"), (b"x-empty", b"")])
+    assert rec.sent[0]["headers"] == [(b"x-v", b"a\tb c"), (b"x-empty", b"")]
+
+
+@pytest.mark.parametrize("value", ["café".encode(), b" padded", b"a\x7fb"])
+async def test_a_raw_denial_start_with_a_header_value_servers_send_differently_is_refused(
+    value: bytes,
+) -> None:
+    rec = Recorder(CONNECT)
+    start = {"type": "websocket.http.response.start", "status": 403, "headers": [(b"x-v", value)]}
+    with pytest.raises(InvalidMessage, match="visible ASCII"):
+        await rec.websocket().send(start)
+    assert rec.sent == []
+
+
 @pytest.mark.parametrize(
     "response",
     [
@@ -506,6 +523,12 @@ async def test_websocket_close_app_before_accept_is_403() -> None:
         ({"headers": [(b"date", b"Thu, 01 Jan 1970 00:00:00 GMT")]}, "written by the server"),
         ({"headers": [("str", "str")]}, "bytes"),
         ({"headers": [(b"caf\xc3\xa9", b"v")]}, "not ASCII"),
+        # Values servers send differently (responses._FIELD_VALUE)
+        ({"headers": [(b"x-v", "café".encode())]}, "visible ASCII"),
+        ({"headers": [(b"x-v", "café".encode("latin-1"))]}, "visible ASCII"),
+        ({"headers": [(b"x-v", b"  padded  ")]}, "visible ASCII"),
+        ({"headers": [(b"x-v", b"v\t")]}, "visible ASCII"),
+        ({"headers": [(b"x-v", b"a\x7fb")]}, "visible ASCII"),
     ],
 )
 async def test_invalid_accept_is_refused_before_sending(kwargs: Any, match: str) -> None:

@@ -33,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from .errors import ServerStartError
 from .handshake import (
     HEADERS_SERVERS_READ,
+    HOST_HEADERS,
     LARGE_REQUEST_HEADS,
     MALFORMED_REQUESTS,
     ODD_HEADER_VALUES,
@@ -70,6 +71,7 @@ PLAIN_ROWS: Final = (
     "subprotocol-offer",
     "malformed-handshake",
     "request-head-limits",
+    "host-header",
     "request-target",
     "headers-servers-read",
     "lifespan-state",
@@ -121,6 +123,7 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "subprotocol-offer": lambda: _subprotocol_offer(probe, server),
         "malformed-handshake": lambda: _malformed_handshake(server),
         "request-head-limits": lambda: _request_head_limits(server),
+        "host-header": lambda: _host_header(probe, server),
         "request-target": lambda: _request_target(probe, server),
         "headers-servers-read": lambda: headers_servers_read(probe, server),
         "lifespan-state": lambda: _lifespan_state(probe),
@@ -202,14 +205,19 @@ def _answer(
     websocket_version: str = "13",
     key: str = "dGhlIHNhbXBsZSBub25jZQ==",
     early: bytes = b"",
+    hosts: Sequence[str] | None = None,
 ) -> tuple[str, list[str]]:
     """Send an opening handshake's request as given, ``early`` bytes in its packet
-    (blocking): the status line of the server's answer (or why there is none within
-    ``WIRE_TIMEOUT``) and its header lines."""
+    (blocking), with ``hosts`` as its Host headers (default: the server's): the status
+    line of the server's answer (or why there is none within ``WIRE_TIMEOUT``) and its
+    header lines."""
+    if hosts is None:
+        hosts = [f"{server.host}:{server.port}"]
     request = (
         (
-            f"GET {path} HTTP/{http_version}\r\nHost: {server.host}:{server.port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"GET {path} HTTP/{http_version}\r\n"
+            + "".join(f"Host: {host}\r\n" for host in hosts)
+            + "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Version: {websocket_version}\r\nSec-WebSocket-Key: {key}\r\n"
         ).encode()
         + headers
@@ -293,6 +301,22 @@ async def _request_target(probe: Probe, server: RunningServer) -> Row:
         if " 101 " in status:
             seen = cast("dict[str, object]", await probe.report(key))
             app = {part: seen[part] for part in ("path", "raw_path", "query_string")}
+        observed[name] = {"status": status, "app": app}
+    return observed
+
+
+async def _host_header(probe: Probe, server: RunningServer) -> Row:
+    """Each of ``HOST_HEADERS``: the status line, and the scope's Host header values and
+    ``server`` where the app ran."""
+    observed: dict[str, Row] = {}
+    for name, hosts in HOST_HEADERS.items():
+        key = uuid.uuid4().hex
+        path = f"/host?id={key}&experiment=/request"
+        status, _ = await asyncio.to_thread(_answer, server, path, hosts=hosts)
+        app = None
+        if " 101 " in status:
+            seen = cast("dict[str, object]", await probe.report(key))
+            app = {part: seen[part] for part in ("host values", "server")}
         observed[name] = {"status": status, "app": app}
     return observed
 

@@ -177,6 +177,13 @@ def header_lines(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
     return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
 
 
+HOST_HEADERS: Final[Mapping[str, tuple[str, ...]]] = {
+    "no Host": (),
+    "two Host headers": ("a.example", "b.example"),
+}
+"""The Host headers of opening handshakes that RFC 9112 has a server answer with 400: an
+HTTP/1.1 request has exactly one."""
+
 SUBPROTOCOL_OFFERS: Final[Mapping[str, tuple[bytes, ...]]] = {
     "two headers": (b"chat.v2", b"chat.v1"),
     "empty items": (b"chat.v2,,chat.v1",),

@@ -184,12 +184,16 @@ async def _offered(scope: Scope, receive: Receive, send: Send, params: Mapping[s
 
 async def _request(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
     """Store what the server made of the request: ``path``, ``raw_path``, ``query_string``,
-    ``scheme``, ``client``, ``root_path`` and the headers' names; accept, then close."""
-    keys = ("path", "raw_path", "query_string", "scheme", "client", "root_path")
+    ``scheme``, ``client``, ``server``, ``root_path``, the headers' names and the Host
+    headers' values; accept, then close."""
+    keys = ("path", "raw_path", "query_string", "scheme", "client", "server", "root_path")
     findings: Findings = {key: repr(scope.get(key)) for key in keys}
     headers = scope.get("headers")
     pairs = headers if isinstance(headers, list) else []
     findings["header names"] = [_as_bytes(name).decode("latin-1") for name, _ in pairs]
+    findings["host values"] = [
+        _as_bytes(value).decode("latin-1") for name, value in pairs if _as_bytes(name) == b"host"
+    ]
     _finish(params, findings)
     await send({"type": "websocket.accept"})
     await send({"type": "websocket.close", "code": 1000})

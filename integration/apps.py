@@ -694,6 +694,15 @@ async def request_target(websocket: WebSocket) -> None:
     await websocket.close()
 
 
+async def host(websocket: WebSocket) -> None:
+    """Report the authority ``url`` names, and the server's address; accept, then close."""
+    server = websocket.scope.get("server") or ("", 0)
+    seen: p.HostReport = {"netloc": websocket.url.netloc, "server": f"{server[0]}:{server[1]}"}
+    kit.post(websocket, seen)
+    await websocket.accept()
+    await websocket.close()
+
+
 async def headers_read(websocket: WebSocket) -> None:
     """Report ``root_path`` and the ``HEADERS_SERVERS_READ`` as the app reads them; accept,
     then close."""
@@ -764,6 +773,7 @@ ROUTES: Final[Mapping[str, Route]] = {
     "origin": origin,
     "header-value": header_value,
     "request-target": request_target,
+    "host": host,
     "headers-read": headers_read,
     "accept-server-headers": accept_server_headers,
     "header-values": header_values,

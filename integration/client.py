@@ -257,6 +257,7 @@ class RawConnection:
         websocket_version: str = "13",
         key: str | None = None,
         early: bytes = b"",
+        hosts: Sequence[str] | None = None,
     ) -> RawConnection:
         """Connect and send the opening handshake's request, with ``path`` (the request
         target, sent as UTF-8) and ``headers`` as given (bytes no client library would
@@ -265,7 +266,8 @@ class RawConnection:
         ``SO_RCVBUF``, set before connecting (a slow reader's small window). The HTTP
         and WebSocket versions and the key (16 random bytes' base64 when ``None``) can
         be ones RFC 6455 section 4.1 does not allow; so are ``early`` bytes (frames),
-        written with the request instead of after the server's answer."""
+        written with the request instead of after the server's answer. ``hosts``: the
+        values of the Host headers, none or several (default: one, the target's)."""
         if receive_buffer is None:
             opening = asyncio.open_connection(target.host, target.port, ssl=target.ssl_context())
         else:
@@ -276,10 +278,13 @@ class RawConnection:
             opening = asyncio.open_connection(sock=sock, ssl=target.ssl_context())
         reader, writer = await bounded(opening)
         key = key or base64.b64encode(os.urandom(16)).decode("ascii")
+        if hosts is None:
+            hosts = [f"{target.host}:{target.port}"]
         writer.write(
             (
-                f"GET {path} HTTP/{http_version}\r\nHost: {target.host}:{target.port}\r\n"
-                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"GET {path} HTTP/{http_version}\r\n"
+                + "".join(f"Host: {host}\r\n" for host in hosts)
+                + "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {websocket_version}\r\n"
             ).encode()
             + header_lines(headers)

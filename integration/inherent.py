@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from adapters import get
 from adapters.handshake import (
     HEADERS_SERVERS_READ,
+    HOST_HEADERS,
     LARGE_REQUEST_HEADS,
     MALFORMED_REQUESTS,
     ODD_HEADER_VALUES,
@@ -267,6 +268,26 @@ async def request_head_limits(target: Target) -> Outcome:
         finally:
             raw.close()
     return {"app": None, "client": answers}
+
+
+@check("host-header")
+async def host_header(target: Target) -> Outcome:
+    """Requests with no Host header and with two: the authority the app's ``url`` names,
+    or the server's answer."""
+    app: dict[str, JSON] = {}
+    for name, hosts in HOST_HEADERS.items():
+        token = c.new_token()
+        raw = await c.RawConnection.request(target, f"/host?token={token}", hosts=hosts)
+        try:
+            status = await raw.status(p.HANG_LIMIT)
+        finally:
+            raw.close()
+        if status != 101:
+            app[name] = status if isinstance(status, str) else f"HTTP {status}"
+            continue
+        seen = cast(p.HostReport, await c.report(target, token))
+        app[name] = "the server's address" if seen["netloc"] == seen["server"] else seen["netloc"]
+    return {"app": {"url.netloc": app}, "client": None}
 
 
 @check("request-target")

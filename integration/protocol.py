@@ -290,6 +290,13 @@ class InvalidJSONReport(TypedDict):
     payload: str | None
 
 
+class HostReport(TypedDict):
+    """``/host``: the authority ``websocket.url`` names, and the server's address."""
+
+    netloc: str
+    server: str
+
+
 class HeaderValuesReport(TypedDict):
     """``/header-values``: each of ``ODD_HEADER_VALUES`` in an accept and in a raw denial
     start, by name."""

@@ -725,6 +725,14 @@ def _head_limits(long_line: int | str, many: tuple[int | str, int | str, int | s
     }
 
 
+def _hosts(none: str, two: str) -> Outcome:
+    """``host-header``: the authority the app's ``url`` names, or the server's answer."""
+    return {"app": {"url.netloc": {"no Host": none, "two Host headers": two}}, "client": None}
+
+
+_SERVER_ADDRESS: Final = "the server's address"
+
+
 def _targets(double_slash: str = "//request-target//request-target", **refused: str) -> Outcome:
     """``request-target``: how the app reads each target, or the server's answer."""
     return {
@@ -1057,6 +1065,26 @@ INHERENT: Final[tuple[Inherent, ...]] = (
             "hypercorn-trio": _head_limits(101, (101, 101, 101)),
             "daphne": _head_limits(101, (101, 101, 400)),
             "granian": _head_limits(101, (431, 431, 431)),
+        },
+    },
+    {
+        "id": "host-header",
+        "title": "a request with no Host header, and with two: the authority websocket.url "
+        "names, or the server's answer",
+        "transport": "ws",
+        "reason": "RFC 9112 has a server answer 400 to both; granian passes both requests "
+        "on and daphne the second, joining the two values. Where the app runs, url names "
+        "the server's address: a Host that is missing, given twice or joined names nothing",
+        "expect": {
+            **dict.fromkeys(
+                ("uvicorn-websockets", "uvicorn-websockets-sansio", "uvicorn-wsproto"),
+                _hosts("HTTP 400", "HTTP 400"),
+            ),
+            **dict.fromkeys(
+                ("hypercorn-asyncio", "hypercorn-trio"), _hosts("HTTP 400", "HTTP 400")
+            ),
+            "daphne": _hosts("HTTP 400", _SERVER_ADDRESS),
+            "granian": _hosts(_SERVER_ADDRESS, _SERVER_ADDRESS),
         },
     },
     {

@@ -69,7 +69,12 @@ _DEFAULT_PORTS: Final[Mapping[str, int]] = {"ws": 80, "wss": 443, "http": 80, "h
 
 
 def _valid_host_header(value: str) -> bool:
-    """Whether a Host header is ``host[:port]``; an invalid one gives way to the server address."""
+    """Whether a Host header is ``host[:port]``; an invalid one gives way to the server address.
+
+    Not one with a comma, which RFC 3986 allows in a name but no DNS name has: it is what
+    daphne makes of two Host headers (joined, ``adapters/DIALECTS.md``, host-header)."""
+    if "," in value:
+        return False
     match = _HOST_HEADER.fullmatch(value)
     if match is None:
         return False
@@ -150,8 +155,8 @@ class URL(str):
     def from_scope(cls, scope: Mapping[str, Any]) -> URL:
         """Rebuild the URL from a scope, the way Starlette's ``URL(scope=...)`` does.
 
-        The authority is the Host header when it is valid, else the server
-        address (IPv6 bracketed, the scheme's default port left out). Unlike
+        The authority is the Host header when there is one and it is valid, else the
+        server address (IPv6 bracketed, the scheme's default port left out). Unlike
         Starlette, the scheme defaults to ``ws`` (ASGI's default for a
         WebSocket), a URL without a host stays absolute (``ws:///path``), a
         Unix socket server (port None) gives no host, and the path and query are
@@ -160,12 +165,11 @@ class URL(str):
         """
         scheme: str = scope.get("scheme") or "ws"
         netloc = ""
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host_header = value.decode("latin-1")
-                if _valid_host_header(host_header):
-                    netloc = host_header
-                break
+        hosts = [value for name, value in scope["headers"] if name == b"host"]
+        if len(hosts) == 1:  # two are ambiguous (granian passes both on)
+            host_header = hosts[0].decode("latin-1")
+            if _valid_host_header(host_header):
+                netloc = host_header
         if not netloc:
             server = scope.get("server")
             if server and server[1] is not None:

@@ -93,6 +93,13 @@ def test_url_query_param_methods() -> None:
         ({"headers": [(b"host", b"[::1]:9")], "path": "/"}, "ws://[::1]:9/", "/"),
         # An invalid Host header gives way to the server address (as in Starlette).
         ({"headers": [(b"host", b"a/b")], "server": ("h", 81), "path": "/"}, "ws://h:81/", "/"),
+        # So do two (granian passes both on) and two joined into one (daphne): ambiguous.
+        (
+            {"headers": [(b"host", b"a"), (b"host", b"b")], "server": ("h", 81), "path": "/"},
+            "ws://h:81/",
+            "/",
+        ),
+        ({"headers": [(b"host", b"a,b")], "server": ("h", 81), "path": "/"}, "ws://h:81/", "/"),
         # A Unix socket server (port None) names no host.
         ({"headers": [], "server": ("/tmp/s.sock", None), "path": "/p"}, "ws:///p", "/p"),
         ({"headers": [], "path": "//p"}, "ws:////p", "//p"),  # no host: "//p" stays a path

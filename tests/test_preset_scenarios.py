@@ -43,6 +43,7 @@ NOT_REPRODUCIBLE: Final[Mapping[str, str]] = {
     "subprotocol-offer": _BRIDGE + "parses the Sec-WebSocket-Protocol headers",
     "malformed-handshake": _BRIDGE + "answers a request RFC 6455 refuses",
     "request-head-limits": _BRIDGE + "parses the request head, with its own limits",
+    "host-header": _BRIDGE + "answers 400 to a request without one Host header",
     "receive-backpressure": "the test client's streams are unbounded: a preset takes "
     "every message at once",
     "unread-at-close": "the test client takes every send at once (its streams are "

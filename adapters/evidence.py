@@ -46,7 +46,7 @@ from .handshake import (
     send_upgrade_request,
 )
 from .probe import MIB, PROBE_APP, STEP_TIMEOUT, Probe, ScopeEntry
-from .probe_app import Outcome, shutdown_log
+from .probe_app import LATE_ACCEPT, WORK_AFTER_LEAVE, Outcome, shutdown_log
 from .process import RunningServer, TLSFiles
 from .registry import ADAPTERS, get
 
@@ -75,6 +75,8 @@ PLAIN_ROWS: Final = (
     "request-target",
     "headers-servers-read",
     "lifespan-state",
+    "handshake-timeout",
+    "work-after-leave",
     "send-backpressure",
     "receive-backpressure",
     "unread-at-close",
@@ -127,6 +129,8 @@ async def plain(server: RunningServer, rows: Sequence[str]) -> dict[str, Row]:
         "request-target": lambda: _request_target(probe, server),
         "headers-servers-read": lambda: headers_servers_read(probe, server),
         "lifespan-state": lambda: _lifespan_state(probe),
+        "handshake-timeout": lambda: _late_accept(probe, server),
+        "work-after-leave": lambda: _work_after_leave(probe),
         "send-backpressure": lambda: _backpressure(probe, server),
         "receive-backpressure": lambda: _receive_backpressure(probe, server),
         "unread-at-close": lambda: _backpressure(probe, server, "close"),
@@ -441,6 +445,43 @@ async def _receive_backpressure(probe: Probe, server: RunningServer) -> Row:
             "client": f"all {FLOOD_MESSAGES // 16} MiB written within {SLOW_READER_PAUSE:g} s",
             "app": await probe.report(key),
         }
+
+
+async def _late_accept(probe: Probe, server: RunningServer) -> Row:
+    """A request the app answers ``LATE_ACCEPT`` s later: the server's answer (or why none
+    came), and what the app's connect, accept and next receive did."""
+    key = uuid.uuid4().hex
+
+    def request() -> str:
+        with socket.create_connection((server.host, server.port)) as sock:
+            sock.settimeout(LATE_ACCEPT + WIRE_TIMEOUT)
+            started = time.monotonic()
+            sock.sendall(
+                f"GET /late-accept?id={key} HTTP/1.1\r\nHost: {server.host}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode()
+            )
+            try:
+                head = sock.recv(65536)
+            except (TimeoutError, ConnectionError) as exc:
+                head = type(exc).__name__.encode()
+            waited = time.monotonic() - started
+            status = head.partition(b"\r\n")[0].decode("latin-1") or "the connection ended"
+            return f"{status} after {waited:.1f} s"
+
+    client = await asyncio.to_thread(request)
+    return {"client": client, "app": await probe.report(key)}
+
+
+async def _work_after_leave(probe: Probe) -> Row:
+    """The client closes; the app then works ``WORK_AFTER_LEAVE`` s: how the work ended."""
+    key = uuid.uuid4().hex
+    await probe.visit(f"/work-after-leave?id={key}")
+    deadline = time.monotonic() + WORK_AFTER_LEAVE
+    while True:  # the probe's report waits REPORT_TIMEOUT at most: ask again until then
+        seen = await probe.report(key)
+        if not (isinstance(seen, dict) and "error" in seen) or time.monotonic() > deadline:
+            return {"app": seen}
 
 
 async def _leave(probe: Probe, how: str) -> Row:

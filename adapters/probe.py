@@ -298,6 +298,11 @@ class Probe:
             ping_interval=None,
         )
 
+    async def visit(self, path: str) -> None:
+        """Open ``path`` and close at once (1000)."""
+        async with self._connect(path):
+            pass
+
     async def signal(self, key: str) -> None:
         """Wake the experiment waiting on ``key`` (``/signal?id=``)."""
         async with self._connect(f"/signal?id={key}") as ws:

@@ -423,6 +423,38 @@ async def _slow_receiver(
     await _drain(receive)
 
 
+LATE_ACCEPT: Final = 11.0
+"""``/late-accept``: seconds before the app answers the request."""
+WORK_AFTER_LEAVE: Final = 12.0
+"""``/work-after-leave``: seconds the app works once the client has left."""
+
+
+async def _late_accept(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Accept ``LATE_ACCEPT`` seconds after the request, then receive once; store what the
+    two calls did."""
+    await anyio.sleep(LATE_ACCEPT)  # the app's work
+    accept = await _call(send({"type": "websocket.accept"}))
+    after = await _call(receive())
+    _finish(params, {"accept": accept, "receive": after})
+
+
+async def _work_after_leave(
+    scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]
+) -> None:
+    """Accept, receive until the disconnect, then work ``WORK_AFTER_LEAVE`` seconds; store
+    how long the work ran and how it ended."""
+    await send({"type": "websocket.accept"})
+    await _drain(receive)
+    started, ended = time.monotonic(), "cancelled"
+    try:
+        await anyio.sleep(WORK_AFTER_LEAVE)  # the app's work
+        ended = "finished"
+    finally:
+        _finish(params, {"work": ended, "after s": round(time.monotonic() - started, 1)})
+
+
 async def _flood(scope: Scope, receive: Receive, send: Send, params: Mapping[str, str]) -> None:
     """Never receive; send as fast as the server takes it (a checkpoint between sends)
     until one raises, or until ``HANG_TIMEOUT`` after ``/signal`` says the client left."""
@@ -555,6 +587,8 @@ EXPERIMENTS: Final[Mapping[str, Experiment]] = {
     "/request": _request,
     "/slow-reader": _slow_reader,
     "/slow-receiver": _slow_receiver,
+    "/late-accept": _late_accept,
+    "/work-after-leave": _work_after_leave,
     "/until-shutdown": _until_shutdown,
     "/flood": _flood,
     "/two-receives": _two_receives,

@@ -16,6 +16,7 @@ its memory): run servers with a single worker.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
@@ -233,6 +234,31 @@ async def busy(websocket: WebSocket) -> None:
     sent, _ = await kit.capture(websocket.send_text("result"))
     report: p.BusyReport = {"signalled": signal is not None, "send": sent}
     kit.post(websocket, report)
+
+
+async def late_accept(websocket: WebSocket) -> None:
+    """Work for ``LATE_ACCEPT`` seconds before accepting, then receive once; report both."""
+    await anyio.sleep(p.LATE_ACCEPT)  # the app's work, not a synchronisation
+    accepted, _ = await kit.capture(websocket.accept())
+    received, _ = await kit.capture(websocket.receive_text())
+    report: p.LateAcceptReport = {"accept": accepted, "receive": received}
+    kit.post(websocket, report)
+
+
+async def work_after_leave(websocket: WebSocket) -> None:
+    """Receive until the client leaves, then work for ``WORK_AFTER_LEAVE`` seconds;
+    report whether the work finished or was cancelled (by the server: nothing here
+    cancels it)."""
+    await websocket.accept()
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()
+    ended = "cancelled"
+    try:
+        await anyio.sleep(p.WORK_AFTER_LEAVE)  # the app's work, not a synchronisation
+        ended = "finished"
+    finally:
+        kit.post(websocket, {"work after the client left": ended})
 
 
 async def offered(websocket: WebSocket) -> None:
@@ -781,6 +807,8 @@ ROUTES: Final[Mapping[str, Route]] = {
     "state": state,
     "slow-reader": slow_reader,
     "slow-receiver": slow_receiver,
+    "late-accept": late_accept,
+    "work-after-leave": work_after_leave,
 }
 """Scenario apps by the first segment of the path."""
 

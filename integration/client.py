@@ -180,6 +180,18 @@ async def report(target: Target, token: str) -> Mapping[str, Any]:
     return cast("Mapping[str, Any]", answer["result"])
 
 
+async def late_report(target: Target, token: str, within: float) -> Mapping[str, Any]:
+    """``report`` for an app that stores its result up to ``within`` seconds from now,
+    past one ``REPORT_WAIT``: asked again until then."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            return await report(target, token)
+        except CheckFailed:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+
+
 async def signal(target: Target, token: str) -> None:
     """Tell the app waiting on ``token`` that the client has left."""
     async with open_ws(target, p.SIGNAL_ROUTE + token) as ws:

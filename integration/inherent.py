@@ -440,6 +440,34 @@ async def receive_backpressure(target: Target) -> Outcome:
     return {"app": app, "client": {f"the server took all {p.FLOOD_MIB} MiB": written == messages}}
 
 
+@check("handshake-timeout")
+async def handshake_timeout(target: Target) -> Outcome:
+    """An app that works ``LATE_ACCEPT`` seconds before accepting: the server's answer,
+    and what the app's accept and its receive after it did (the client sends a text)."""
+    token = c.new_token()
+    raw = await c.RawConnection.request(target, f"/late-accept?token={token}")
+    try:
+        status = await raw.status(p.LATE_ACCEPT + p.HANG_LIMIT)
+        if status == 101:
+            raw.send_frame(0x1, b"hello")
+        seen = cast(p.LateAcceptReport, await c.late_report(target, token, p.HANG_LIMIT))
+    finally:
+        raw.close()
+    app: JSON = {"accept()": kind(seen["accept"]), "then receive_text()": kind(seen["receive"])}
+    return {"app": app, "client": {"answer": status}}
+
+
+@check("work-after-leave")
+async def work_after_leave(target: Target) -> Outcome:
+    """The client closes; the app then works for ``WORK_AFTER_LEAVE`` seconds: whether the
+    work finished."""
+    token = c.new_token()
+    async with c.open_ws(target, f"/work-after-leave?token={token}") as ws:
+        await ws.send("x")
+    seen = await c.late_report(target, token, p.WORK_AFTER_LEAVE)
+    return {"app": cast("dict[str, JSON]", seen), "client": None}
+
+
 @check("lifespan-state")
 async def lifespan_state(target: Target) -> Outcome:
     async with c.open_ws(target, "/state") as ws:

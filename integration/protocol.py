@@ -88,6 +88,12 @@ SLOW_READER_MIB: Final = 16
 BUSY_WORK: Final = 0.3
 """``/busy``: how long the app works between a receive and its next send, longer than
 twice ``lilya_ws.channel.IDLE_AFTER`` (from then on lilya_ws keeps a receive pending)."""
+LATE_ACCEPT: Final = 11.0
+"""``/late-accept``: how long the app works (an authentication, say) before it accepts:
+longer than uvicorn's websockets implementation waits for an answer to the request."""
+WORK_AFTER_LEAVE: Final = 12.0
+"""``/work-after-leave``: how long the app works once the client has left: longer than
+daphne lets it (``application_close_timeout``, 10 s)."""
 SLOW_READER_PAUSE: Final = 2.0
 """Seconds that client reads nothing after the handshake."""
 FLOOD_MIB: Final = 64
@@ -316,6 +322,13 @@ class SubprotocolReport(TypedDict):
 
     offered: list[str]
     refused: CallOutcome
+
+
+class LateAcceptReport(TypedDict):
+    """``/late-accept``: the accept once the work is done, and the receive after it."""
+
+    accept: CallOutcome
+    receive: CallOutcome
 
 
 class BusyReport(TypedDict):

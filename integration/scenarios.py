@@ -786,6 +786,18 @@ def _flooded(*, taken: bool) -> Outcome:
     }
 
 
+def _late(*, gave_up: bool) -> Outcome:
+    """``handshake-timeout``: the server's answer to an app that accepts late, and its
+    accept and the receive after it (the client sends a text once answered)."""
+    return {
+        "app": {
+            "accept()": "returned",
+            "then receive_text()": "WebSocketDisconnect" if gave_up else "returned",
+        },
+        "client": {"answer": "no answer" if gave_up else 101},
+    }
+
+
 def _unread(*, arrived: bool) -> Outcome:
     """``unread-at-close``: whether everything sent before the close arrived, and the
     server's close frame (None: TCP ended without one)."""
@@ -1168,6 +1180,30 @@ INHERENT: Final[tuple[Inherent, ...]] = (
         "read is lost, and so is the close frame. The app's sends and its close had all "
         "returned: nothing in ASGI tells it what the server still holds",
         "expect": _daphne_apart(_unread(arrived=True), _unread(arrived=False)),
+    },
+    {
+        "id": "handshake-timeout",
+        "title": "an app that works 11 s before accepting (an authentication, say): the "
+        "server's answer, and the app's accept and receive",
+        "transport": "ws",
+        "reason": "the server gives up on a request the app has not answered: uvicorn's "
+        "websockets implementation after 10 s, daphne after 5 s; the client gets no answer "
+        "and the app's accept finds the client gone. The other five wait for the app",
+        "expect": {
+            name: _late(gave_up=name in ("uvicorn-websockets", "daphne")) for name in SERVERS
+        },
+    },
+    {
+        "id": "work-after-leave",
+        "title": "an app that works 12 s after its client left (saving state, say): does "
+        "the work finish?",
+        "transport": "ws",
+        "reason": "daphne cancels the app 10 s after the client left "
+        "(application_close_timeout), wherever it is; the other six let it finish",
+        "expect": _daphne_apart(
+            {"app": {"work after the client left": "finished"}, "client": None},
+            {"app": {"work after the client left": "cancelled"}, "client": None},
+        ),
     },
     {
         "id": "lifespan-state",

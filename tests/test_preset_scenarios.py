@@ -39,6 +39,10 @@ NOT_REPRODUCIBLE: Final[Mapping[str, str]] = {
     "send-backpressure": "the test client takes every send at once (its streams are "
     "unbounded): a preset's sends never wait",
     "lifespan-state": "the test client runs no lifespan: a preset's state starts empty",
+    "handshake-timeout": "the test client waits for the app's answer as long as it takes: "
+    "no preset has a server's handshake timeout",
+    "work-after-leave": "the test client never cancels the app: no preset has daphne's "
+    "application_close_timeout",
     "request-header-bytes": _BRIDGE + "parses the request (a control byte goes unanswered)",
     "subprotocol-offer": _BRIDGE + "parses the Sec-WebSocket-Protocol headers",
     "malformed-handshake": _BRIDGE + "answers a request RFC 6455 refuses",

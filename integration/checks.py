@@ -31,6 +31,7 @@ from integration.client import (
     NotRunnable,
     RawConnection,
     Target,
+    answer,
     bounded,
     client_close,
     closed_by_server,
@@ -288,11 +289,7 @@ async def target_seen(target: Target, form: str) -> p.RequestTargetReport | str:
     request_target = REQUEST_TARGETS[form].format(
         authority=f"{target.host}:{target.port}", route="request-target", query=f"token={token}"
     )
-    raw = await RawConnection.request(target, request_target)
-    try:
-        status = await raw.status(p.HANG_LIMIT)
-    finally:
-        raw.close()
+    status = await answer(target, request_target)
     if status != 101:
         return status if isinstance(status, str) else f"HTTP {status}"
     return cast(p.RequestTargetReport, await report(target, token))

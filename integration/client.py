@@ -248,6 +248,34 @@ def _dechunk(data: bytes) -> bytes:
     return body
 
 
+async def answer(
+    target: Target,
+    path: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    *,
+    http_version: str = "1.1",
+    websocket_version: str = "13",
+    key: str | None = None,
+    hosts: Sequence[str] | None = None,
+) -> int | str:
+    """The status of the server's answer to an opening handshake's request
+    (``RawConnection.request``'s), ``"no answer"`` when none came within ``HANG_LIMIT``;
+    the connection is closed then."""
+    raw = await RawConnection.request(
+        target,
+        path,
+        headers,
+        http_version=http_version,
+        websocket_version=websocket_version,
+        key=key,
+        hosts=hosts,
+    )
+    try:
+        return await raw.status(p.HANG_LIMIT)
+    finally:
+        raw.close()
+
+
 class RawConnection:
     """A WebSocket over a bare stream: frames built by hand, the server's frames parsed."""
 

@@ -215,13 +215,7 @@ async def request_header_bytes(target: Target) -> Outcome:
     app: dict[str, JSON] = {}
     for name, value in ODD_HEADER_VALUES.items():
         token = c.new_token()
-        raw = await c.RawConnection.request(
-            target, f"/header-value?token={token}", [(b"x-value", value)]
-        )
-        try:
-            status = await raw.status(p.HANG_LIMIT)
-        finally:
-            raw.close()
+        status = await c.answer(target, f"/header-value?token={token}", [(b"x-value", value)])
         if status == 101:
             app[name] = cast("dict[str, JSON]", await c.report(target, token))["x-value"]
         else:
@@ -249,11 +243,7 @@ async def malformed_handshake(target: Target) -> Outcome:
     """Requests RFC 6455 has a server refuse: the server's answer to each."""
     answers: dict[str, JSON] = {}
     for name, malformation in MALFORMED_REQUESTS.items():
-        raw = await c.RawConnection.request(target, "/offered", **malformation)
-        try:
-            answers[name] = await raw.status(p.HANG_LIMIT)
-        finally:
-            raw.close()
+        answers[name] = await c.answer(target, "/offered", **malformation)
     return {"app": None, "client": answers}
 
 
@@ -262,11 +252,7 @@ async def request_head_limits(target: Target) -> Outcome:
     """Request heads that meet a server's own limits: the server's answer to each."""
     answers: dict[str, JSON] = {}
     for name, headers in LARGE_REQUEST_HEADS.items():
-        raw = await c.RawConnection.request(target, "/offered", headers)
-        try:
-            answers[name] = await raw.status(p.HANG_LIMIT)
-        finally:
-            raw.close()
+        answers[name] = await c.answer(target, "/offered", headers)
     return {"app": None, "client": answers}
 
 
@@ -277,11 +263,7 @@ async def host_header(target: Target) -> Outcome:
     app: dict[str, JSON] = {}
     for name, hosts in HOST_HEADERS.items():
         token = c.new_token()
-        raw = await c.RawConnection.request(target, f"/host?token={token}", hosts=hosts)
-        try:
-            status = await raw.status(p.HANG_LIMIT)
-        finally:
-            raw.close()
+        status = await c.answer(target, f"/host?token={token}", hosts=hosts)
         if status != 101:
             app[name] = status if isinstance(status, str) else f"HTTP {status}"
             continue
@@ -309,11 +291,7 @@ async def headers_servers_read(target: Target) -> Outcome:
     ``tests/test_adapters.py``.)"""
     token = c.new_token()
     sent = [(name.encode(), value) for name, value in HEADERS_SERVERS_READ.items()]
-    raw = await c.RawConnection.request(target, f"/headers-read?token={token}", sent)
-    try:
-        status = await raw.status(p.HANG_LIMIT)
-    finally:
-        raw.close()
+    status = await c.answer(target, f"/headers-read?token={token}", sent)
     if status != 101:
         raise c.CheckFailed(f"the handshake was answered {status}")
     return {"app": cast(JSON, await c.report(target, token)), "client": None}

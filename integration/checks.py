@@ -154,7 +154,12 @@ check("large-1mib")(_large(MIB))
 
 def connection_query() -> tuple[str, list[tuple[str, str]]]:
     query = "b=2&a=1&a=3&e=%C3%A9t%C3%A9"
-    headers = [("X-Multi", "one"), ("X-Multi", "two"), ("Cookie", "flavour=oat; theme=dark")]
+    headers = [
+        ("X-Multi", "one"),
+        ("X-Multi", "two"),
+        ("Cookie", "flavour=oat; theme=dark"),
+        ("Cookie", "size=big"),
+    ]
     return query, headers
 
 
@@ -175,7 +180,7 @@ def _normalised(target: Target, data: p.ConnectionData, local: str) -> dict[str,
     seen["url_port"] = "PORT" if data["url_port"] == target.port else data["url_port"]
     seen["url_hostname"] = "HOST" if data["url_hostname"] == target.host else data["url_hostname"]
     seen["client_host"] = "the client's address" if data["client_host"] == local else "other"
-    del seen["header_multi"]  # repeated-headers-joined
+    del seen["header_multi"], seen["cookies"]  # repeated-headers-joined
     del seen["scope_scheme"]  # the server's raw scope (tls-scheme); lilya_ws's url is below
     return seen
 

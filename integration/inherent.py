@@ -205,7 +205,11 @@ async def tls_scheme(target: Target) -> Outcome:
 @check("repeated-headers-joined")
 async def repeated_headers_joined(target: Target) -> Outcome:
     data, _ = await connection_data_of(target)
-    return {"app": {'headers.getall("x-multi")': list(data["header_multi"])}, "client": None}
+    app: JSON = {
+        'headers.getall("x-multi")': list(data["header_multi"]),
+        "cookies of two Cookie headers": dict(data["cookies"]),
+    }
+    return {"app": app, "client": None}
 
 
 @check("request-header-bytes")

@@ -98,7 +98,6 @@ _CONNECTION_DATA: Final[Mapping[str, JSON]] = {
     "query_str": "b=2&a=1&a=3&e=%C3%A9t%C3%A9",
     "header_version": "13",
     "header_host": "HOST:PORT",
-    "cookies": {"flavour": "oat", "theme": "dark"},
     "client_host": "the client's address",
     "client_port_type": "int",
     "subprotocols": [],
@@ -817,7 +816,10 @@ def _daphne_apart(others: Outcome, daphne: Outcome) -> dict[str, Outcome]:
 
 _WSS: Final[Outcome] = {"app": {"url.scheme": "wss", 'scope["scheme"]': "wss"}, "client": None}
 _HEADERS_APART: Final[Outcome] = {
-    "app": {'headers.getall("x-multi")': ["one", "two"]},
+    "app": {
+        'headers.getall("x-multi")': ["one", "two"],
+        "cookies of two Cookie headers": {"flavour": "oat", "theme": "dark", "size": "big"},
+    },
     "client": None,
 }
 _ECHOED_CODE: Final[Outcome] = {"app": None, "client": {"server's close frame": 4001}}
@@ -996,12 +998,20 @@ INHERENT: Final[tuple[Inherent, ...]] = (
     },
     {
         "id": "repeated-headers-joined",
-        "title": "a header the client repeats (X-Multi: one, X-Multi: two) as the app sees it",
+        "title": "a header the client repeats (X-Multi: one, X-Multi: two; two Cookie "
+        "headers) as the app sees it",
         "transport": "ws",
-        "reason": "daphne joins repeated headers with a comma before the app sees them",
+        "reason": "daphne joins repeated headers with a comma before the app sees them: "
+        "the second Cookie header's cookies arrive inside the first's last value",
         "expect": _daphne_apart(
             _HEADERS_APART,
-            {"app": {'headers.getall("x-multi")': ["one,two"]}, "client": None},
+            {
+                "app": {
+                    'headers.getall("x-multi")': ["one,two"],
+                    "cookies of two Cookie headers": {"flavour": "oat", "theme": "dark,size=big"},
+                },
+                "client": None,
+            },
         ),
     },
     {

@@ -119,10 +119,13 @@ class Connection(Mapping[str, Any]):
 
     @property
     def cookies(self) -> dict[str, str]:
+        """The cookies of every ``Cookie`` header, joined as RFC 9113 §8.2.3 joins the ones
+        an HTTP/2 hop split (six servers pass each on; daphne joins them with a comma, which
+        no cookie may hold, so the second arrives inside the first's last value)."""
         try:
             return self._cookies
         except AttributeError:  # built on first use (an unset slot)
-            self._cookies = parse_cookies(self.headers.get("cookie", ""))
+            self._cookies = parse_cookies("; ".join(self.headers.getall("cookie", [])))
             return self._cookies
 
     @property

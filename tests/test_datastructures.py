@@ -10,6 +10,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from lilya_ws.connection import Connection
 from lilya_ws.datastructures import (
     URL,
     Headers,
@@ -394,3 +395,10 @@ def test_state_is_attribute_access_over_a_shared_dict() -> None:
 )
 def test_cookies(header: str, expected: dict[str, str]) -> None:
     assert parse_cookies(header) == expected
+
+
+def test_cookies_of_every_cookie_header() -> None:
+    """Two Cookie headers (an HTTP/2 hop may split them): six servers pass both on."""
+    connection = Connection()
+    connection.scope = {"headers": [(b"cookie", b"a=1; b=2"), (b"cookie", b"c=3")]}
+    assert connection.cookies == {"a": "1", "b": "2", "c": "3"}

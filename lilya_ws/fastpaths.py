@@ -129,6 +129,7 @@ def iterator(
 
     async def iterate_data(self: WebSocket) -> AsyncGenerator[P, None]:
         receive = self._receive
+        idle = self._idle  # set by accept() alone, which comes first
         try:
             while True:
                 if self._fast_receive and self._last != "receiving":
@@ -137,8 +138,8 @@ def iterator(
                         message = await receive()
                     finally:
                         self._last = "received"
-                        if self._idle is not None:
-                            self._idle.note()
+                        if idle is not None:
+                            idle.note()
                     try:
                         data = message[key]
                     except KeyError:  # not a data message

@@ -10,9 +10,10 @@ are kept, in order, for the application's next receive: nothing is lost.
 
 It reads no further once it has handed a message to a waiting receive (the
 application is receiving by itself again, so an alternating echo loop pays
-nothing per message), after a ``websocket.disconnect``, and after ``MAX_HELD``
-messages nobody took (the server's own queue then holds the rest, as it would
-without lilya_ws).
+nothing per message), after a ``websocket.disconnect``, and once it holds
+``MAX_HELD`` messages or ``MAX_HELD_BYTES`` nobody took (the server's own queue then
+holds the rest, as it would without lilya_ws): a client cannot park more than that,
+plus one message, in a server that would have held none (granian).
 """
 
 from __future__ import annotations
@@ -25,10 +26,14 @@ from lilya_ws.concurrency import Event, Task, new_event, start_task
 if TYPE_CHECKING:
     from lilya_ws.types import WebSocketReceiveMessage
 
-__all__ = ["MAX_HELD", "ReadAhead"]
+__all__ = ["MAX_HELD", "MAX_HELD_BYTES", "ReadAhead"]
 
 MAX_HELD: Final = 16
 """Messages read ahead and not yet taken before reading stops."""
+MAX_HELD_BYTES: Final = 1 << 20
+"""Payload (characters of a text, bytes of a binary message) read ahead and not yet taken
+before reading stops: sixteen messages of 8 MiB had let a client park 136 MiB in a
+granian process where the app was not receiving (4 MiB without lilya_ws)."""
 
 
 class ReadAhead:
@@ -85,6 +90,7 @@ class ReadAhead:
         if self._task is None:
             return  # cancelled before it ran: nothing to undo (cheaper than trio's Cancelled)
         self.started = True
+        read = 0  # payload read, characters or bytes
         try:
             while True:
                 message = self._on_message(await self._receive())
@@ -96,7 +102,9 @@ class ReadAhead:
                     self._task = None  # reading is over: the departure hook may cancel nothing
                     await self._on_departure()
                     break
-                if self._waiting or len(held) >= MAX_HELD:
+                if message["type"] == "websocket.receive":
+                    read += len(message.get("text") or message.get("bytes") or b"")
+                if self._waiting or len(held) >= MAX_HELD or read >= MAX_HELD_BYTES:
                     break
                 self._wake()
         except Exception as exc:  # kept for the application's next receive

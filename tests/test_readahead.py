@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import anyio
 import pytest
 
-from lilya_ws.readahead import ReadAhead
+from lilya_ws.readahead import MAX_HELD, MAX_HELD_BYTES, ReadAhead
 from lilya_ws.types import WebSocketReceiveMessage
 
 
@@ -78,3 +79,39 @@ def test_a_take_waiting_on_a_read_ahead_cancelled_before_it_ran_returns_none(
     assert taken is None
     if backend == "asyncio":  # trio may run the read-ahead first: then it is cancelled running
         assert not started
+
+
+@pytest.mark.parametrize(
+    ("size", "read"),
+    [(10, MAX_HELD), (MAX_HELD_BYTES // 4, 4), (MAX_HELD_BYTES, 1), (8 * MAX_HELD_BYTES, 1)],
+)
+def test_a_read_ahead_stops_at_its_count_or_its_bytes_whichever_comes_first(
+    size: int, read: int
+) -> None:
+    """Messages nobody takes are held: at most ``MAX_HELD`` of them, or ``MAX_HELD_BYTES``
+    plus the last one read (a client must not park 16 large messages in a server that
+    would have held one)."""
+
+    async def main() -> tuple[int, int]:
+        receives = 0
+
+        async def receive() -> Mapping[str, object]:
+            nonlocal receives
+            receives += 1
+            return {"type": "websocket.receive", "bytes": bytes(size)}
+
+        def on_message(message: Mapping[str, object]) -> WebSocketReceiveMessage:
+            return {"type": "websocket.receive", "bytes": bytes(cast(bytes, message["bytes"]))}
+
+        async def on_departure() -> None:
+            raise AssertionError("the client never left")
+
+        ahead = ReadAhead(receive, on_message, on_departure)
+        with anyio.fail_after(5):
+            await ahead.stopped()
+        held = 0
+        while await ahead.take() is not None:
+            held += 1
+        return receives, held
+
+    assert anyio.run(main) == (read, read)

@@ -402,14 +402,14 @@ async def unread_at_close(target: Target) -> Outcome:
 @check("receive-backpressure")
 async def receive_backpressure(target: Target) -> Outcome:
     """The client sends ``FLOOD_MIB`` MiB to an app that receives nothing until told, for at
-    most ``SLOW_READER_PAUSE`` s: whether the server took all of it meanwhile; then the
+    most ``FLOOD_WINDOW`` s: whether the server took all of it meanwhile; then the
     rest, and what the app received."""
     token = c.new_token()
     raw = await c.RawConnection.open(target, f"/slow-receiver?token={token}")
     messages = p.FLOOD_MIB * 16
     frame = client_frame(0x2, bytes(64 * 1024))
     try:
-        written = await raw.send_until_blocked(frame, messages, p.SLOW_READER_PAUSE)
+        written = await raw.send_until_blocked(frame, messages, p.FLOOD_WINDOW)
         await c.signal(target, token)
         for _ in range(messages - written):
             raw.send_frame(0x2, bytes(64 * 1024))

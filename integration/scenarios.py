@@ -1171,8 +1171,8 @@ INHERENT: Final[tuple[Inherent, ...]] = (
     },
     {
         "id": "receive-backpressure",
-        "title": "64 MiB from a client while the app receives nothing for 2 s: does the "
-        "server take all of it?",
+        "title": "64 MiB from a client while the app receives nothing (5 s at most): does "
+        "the server take all of it?",
         "transport": "ws",
         "reason": "daphne reads whatever the client sends and holds it in its memory, "
         "however much, until the app receives; the others stop reading the socket once a "
@@ -1205,7 +1205,7 @@ INHERENT: Final[tuple[Inherent, ...]] = (
     },
     {
         "id": "work-after-leave",
-        "title": "an app that works 12 s after its client left (saving state, say): does "
+        "title": "an app that works 14 s after its client left (saving state, say): does "
         "the work finish?",
         "transport": "ws",
         "reason": "daphne cancels the app 10 s after the client left "

@@ -435,7 +435,11 @@ async def handshake_timeout(target: Target) -> Outcome:
         seen = cast(p.LateAcceptReport, await c.late_report(target, token, p.HANG_LIMIT))
     finally:
         raw.close()
-    app: JSON = {"accept()": kind(seen["accept"]), "then receive_text()": kind(seen["receive"])}
+    app: JSON = {
+        "accept()": kind(seen["accept"]),
+        "then receive_text()": kind(seen["receive"]),
+        "its code": seen["receive"].get("code"),
+    }
     return {"app": app, "client": {"answer": status}}
 
 

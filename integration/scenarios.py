@@ -792,6 +792,7 @@ def _late(*, gave_up: bool) -> Outcome:
         "app": {
             "accept()": "returned",
             "then receive_text()": "WebSocketDisconnect" if gave_up else "returned",
+            "its code": 1006 if gave_up else None,
         },
         "client": {"answer": "no answer" if gave_up else 101},
     }

@@ -357,6 +357,19 @@ async def test_header_values_sent_as_given_everywhere_are_accepted() -> None:
     assert rec.sent[0]["headers"] == [(b"x-v", b"a\tb c"), (b"x-empty", b"")]
 
 
+async def test_a_denial_response_with_a_header_value_servers_send_differently_is_refused() -> None:
+    """Any response object (Starlette's, Lilya's, a bare ASGI callable) is checked too."""
+
+    async def response(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 403, "headers": [(b"x-v", b"a ")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    rec = Recorder(CONNECT)
+    with pytest.raises(InvalidMessage, match="visible ASCII"):
+        await rec.websocket().send_denial_response(response)
+    assert rec.sent == []
+
+
 @pytest.mark.parametrize("value", ["café".encode(), b" padded", b"a\x7fb"])
 async def test_a_raw_denial_start_with_a_header_value_servers_send_differently_is_refused(
     value: bytes,
